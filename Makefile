@@ -1,0 +1,19 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
+.PHONY: demo test setup lint bench clean
+
+demo: setup
+	.venv/bin/odbridge demo
+
+test: setup
+	bash scripts/test.sh
+
+setup:
+	bash scripts/setup.sh
+
+lint: setup
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+	.venv/bin/mypy
+
+clean:
+	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache build dist

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: lint, types, then every test (unit, integration, postgres, browser).
+# A skipped test fails the run (see tests/conftest.py): CI must really exercise everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL at 127.0.0.1:5432 must be up: the postgres tests run for real.
+if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+  fi
+fi
+
+echo "== ruff"
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+echo "== mypy"
+.venv/bin/mypy
+echo "== pytest"
+.venv/bin/pytest "$@"

@@ -1,0 +1,280 @@
+"""The simulator as an ASGI app: the Open Dental API's gatekeeping around the patient routes.
+
+Every ``/api/v1`` request passes, in order (guess: the real order is not documented):
+authentication (401), the Content-Type header (400), the per-customer-key throttle (429 or
+held), then fault injection (eConnector 400, 500, 504, slow, reset, truncated, malformed),
+then the endpoint. ``/_simulator/...`` holds the introspection and control endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hmac
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from odbridge.simulator.control import CONTROL_ROUTES
+from odbridge.simulator.data import Practice, generate_practice
+from odbridge.simulator.faults import FaultInjector, FaultKind
+from odbridge.simulator.patients_api import ROUTES, ApiError
+from odbridge.simulator.settings import SimulatorSettings
+from odbridge.simulator.state import SimulatorState
+from odbridge.simulator.throttle import Throttle
+
+log = logging.getLogger("odbridge.simulator")
+
+ECONNECTOR_MESSAGE = (
+    "The eConnector for this office is not running or could not be reached. "
+    "Start the eConnector service at the office and try again."
+)
+ODFHIR_FORMAT = "ODFHIR {DeveloperKey}/{CustomerKey}"
+
+
+class Gatekeeper:
+    """ASGI middleware: auth, Content-Type, throttle, faults and stats for ``/api/v1``."""
+
+    def __init__(self, app: ASGIApp, state: SimulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/v1"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = self.state
+        state.stats.requests += 1
+        state.stats.by_endpoint[f"{scope['method']} {_endpoint(scope['path'])}"] += 1
+        status = await self._serve(scope, receive, send)
+        state.stats.by_status[status] += 1
+        # One line per request: method, path, parameter names only (values can be PHI).
+        names = sorted(
+            {part.split(b"=")[0].decode() for part in scope["query_string"].split(b"&") if part}
+        )
+        log.info(
+            "%s %s%s %d %.1fms",
+            scope["method"],
+            scope["path"],
+            "?" + "&".join(names) if names else "",
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int:
+        request = Request(scope)
+        try:
+            customer_key = self._authenticate(request)
+            content_type = request.headers.get("content-type", "")
+            if content_type.split(";")[0].strip().lower() != "application/json":
+                raise ApiError(
+                    400, "Content-Type header must be application/json on every request."
+                )
+            await self._throttle(customer_key)
+        except ApiError as error:
+            return await _send_response(error.response(), scope, receive, send)
+        fault = self.state.faults.draw()
+        if fault is not None:
+            self.state.stats.faults[fault] += 1
+        return await self._with_fault(fault, scope, receive, send)
+
+    def _authenticate(self, request: Request) -> str:
+        """The customer key of a valid ODFHIR header; 401 otherwise (messages are guesses)."""
+        settings = self.state.settings
+        header = request.headers.get("authorization", "").strip()
+        if not header:
+            raise ApiError(401, f"Authorization header is missing. Expected: {ODFHIR_FORMAT}")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() == "basic" and settings.accept_basic:
+            try:
+                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+            except ValueError:
+                raise ApiError(401, "Invalid Basic credentials.") from None
+            developer, sep, customer = decoded.partition(":")
+        elif scheme == "ODFHIR":
+            developer, sep, customer = credentials.strip().partition("/")
+        else:
+            raise ApiError(
+                401,
+                f"Authorization scheme '{scheme}' is not supported. Use: {ODFHIR_FORMAT}",
+            )
+        if not sep or not developer or not customer:
+            raise ApiError(401, f"Authorization header is malformed. Expected: {ODFHIR_FORMAT}")
+        if not hmac.compare_digest(developer, settings.developer_key.get_secret_value()):
+            raise ApiError(401, "Invalid DeveloperKey.")
+        if customer in self.state.disabled_keys:
+            raise ApiError(401, "This CustomerKey has been disabled.")
+        if not hmac.compare_digest(customer, settings.customer_key.get_secret_value()):
+            raise ApiError(401, "Invalid CustomerKey.")
+        return customer
+
+    async def _throttle(self, customer_key: str) -> None:
+        settings = self.state.settings
+        decision = self.state.throttle.admit(customer_key, delay=settings.throttle == "delay")
+        if decision.rejected:
+            self.state.stats.throttled += 1
+            raise ApiError(
+                429,
+                "Too many requests. Slow down to the rate your API permissions allow.",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
+        if decision.wait > 0:
+            self.state.stats.throttled += 1
+            await asyncio.sleep(decision.wait)
+
+    async def _with_fault(
+        self, fault: FaultKind | None, scope: Scope, receive: Receive, send: Send
+    ) -> int:
+        faults = self.state.faults.settings
+        if fault == "econnector":
+            return await _send_response(
+                ApiError(400, ECONNECTOR_MESSAGE).response(), scope, receive, send
+            )
+        if fault == "error500":
+            error = ApiError(500, "An unexpected error occurred on the server.")
+            return await _send_response(error.response(), scope, receive, send)
+        if fault == "timeout":
+            await asyncio.sleep(faults.timeout_seconds)
+            error = ApiError(504, "The request did not finish in time. Request fewer rows.")
+            return await _send_response(error.response(), scope, receive, send)
+        if fault == "slow":
+            await asyncio.sleep(faults.slow_seconds)
+        status, headers, body = await _capture(self.app, scope, receive)
+        if fault == "malformed":
+            body = b'[{"PatNum": 1, "LName": <html>Service Unavailable'
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        if fault == "reset":
+            return await _abort(send, b"", status)
+        if fault == "truncated":
+            return await _abort(send, body[: len(body) // 2], status)
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+        return status
+
+
+def _endpoint(path: str) -> str:
+    """``/api/v1/patients/12`` → ``/patients/{PatNum}``: a path without ids."""
+    parts = path.removeprefix("/api/v1").split("/")
+    return "/".join("{PatNum}" if part.isdigit() else part for part in parts)
+
+
+async def _abort(send: Send, partial: bytes, status: int) -> int:
+    """Send less body than Content-Length says and end: the server drops the connection."""
+    with contextlib.suppress(Exception):
+        await send({"type": "http.response.body", "body": partial, "more_body": True})
+    raise _ConnectionDroppedError(status)
+
+
+class _ConnectionDroppedError(Exception):
+    """Raised to make uvicorn close the connection mid-response (a simulated reset)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__("simulated connection drop")
+        self.status = status
+
+
+async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, list[Any], bytes]:
+    """Run ``app`` and collect its response, so a fault can mangle it before it is sent."""
+    status = 500
+    headers: list[Any] = []
+    chunks: list[bytes] = []
+
+    async def collect(message: Message) -> None:
+        nonlocal status, headers
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, collect)
+    return status, headers, b"".join(chunks)
+
+
+async def _send_response(response: Response, scope: Scope, receive: Receive, send: Send) -> int:
+    await response(scope, receive, send)
+    return response.status_code
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, ApiError):  # pragma: no cover - registered for ApiError only
+        raise exc
+    return exc.response()
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    if not isinstance(exc, HTTPException):  # pragma: no cover - registered for it only
+        raise exc
+    if request.url.path.startswith("/api/v1"):
+        message = "Resource not found." if exc.status_code == 404 else exc.detail
+        return ApiError(exc.status_code, message, dict(exc.headers or {})).response()
+    return Response(exc.detail, status_code=exc.status_code)
+
+
+def create_app(settings: SimulatorSettings, practice: Practice | None = None) -> ASGIApp:
+    """The simulator app for ``settings``; generates the practice unless one is given."""
+    if practice is None:
+        practice = generate_practice(settings.patients, settings.seed)
+    state = SimulatorState(
+        settings=settings,
+        practice=practice,
+        faults=FaultInjector(settings.faults),
+        throttle=Throttle(settings.interval, settings.rate_grace),
+        disabled_keys={k.get_secret_value() for k in settings.disabled_customer_keys},
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = None
+        if settings.changes_per_minute > 0:
+            task = asyncio.create_task(_change_traffic(state))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    inner = Starlette(
+        routes=[*ROUTES, *CONTROL_ROUTES],
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    inner.state.sim = state
+    inner.state.practice = practice
+    inner.state.settings = settings
+    return _DropAware(Gatekeeper(inner, state), state)
+
+
+class _DropAware:
+    """Outermost layer: counts a simulated drop and lets uvicorn close the connection quietly."""
+
+    def __init__(self, app: ASGIApp, state: SimulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except _ConnectionDroppedError as drop:
+            self.state.stats.by_status[drop.status] += 1
+            log.info("%s %s dropped mid-response (fault)", scope.get("method"), scope.get("path"))
+
+
+async def _change_traffic(state: SimulatorState) -> None:
+    """Front-desk edits: ``changes_per_minute`` random patients updated, evenly spread."""
+    pause = 60.0 / state.settings.changes_per_minute
+    while True:
+        await asyncio.sleep(pause)
+        state.stats.changes += len(state.practice.touch_random(1))
