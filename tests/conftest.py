@@ -9,14 +9,15 @@ import pytest
 
 from odbridge.simulator.server import SimulatorServer
 from odbridge.simulator.settings import SimulatorSettings
-
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A skipped test is a failure of the setup, not a pass."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if reporter is None:
+        return
+    skipped = len(reporter.stats.get("skipped", []))
     if skipped and exitstatus == 0:
         reporter.write_line(f"{skipped} test(s) skipped: failing the run (nothing may be skipped)")
         session.exitstatus = 1

@@ -1,0 +1,82 @@
+"""``odbridge simulate`` as a user runs it: a real process on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_simulate_serves_until_stopped_and_logs_without_keys() -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [ODBRIDGE, "simulate", "--port", str(port), "--patients", "150", "--tier", "full"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "ODBRIDGE_SIM_DEVELOPER_KEY": "d-123", "COLUMNS": "200"},
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_simulator/health").raise_for_status()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.1)
+        response = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/patients/Simple",
+            headers={
+                "Authorization": "ODFHIR d-123/custkey-sim",
+                "Content-Type": "application/json",
+            },
+        )
+        assert response.status_code == 200
+        assert len(response.json()) == 100
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    assert f"http://127.0.0.1:{port}/api/v1" in output
+    assert "GET /api/v1/patients/Simple 200" in output
+    assert "d-123" not in output
+    assert "custkey-sim" not in output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tier", "gold"], "--tier must be one of"),
+        (["--faults", "bogus=1"], "unknown fault"),
+        (["--patients", "-5"], "--patients"),
+    ],
+)
+def test_bad_options_fail_with_one_sentence_and_exit_code_2(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [ODBRIDGE, "simulate", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

@@ -1,0 +1,107 @@
+"""The synthetic practice: reproducible, realistic, in Open Dental's own forms."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime
+
+import pytest
+
+from odbridge.simulator.data import PATIENT_FIELDS, generate_practice
+
+pytestmark = pytest.mark.unit
+
+TODAY = date(2026, 6, 15)
+
+
+@pytest.fixture(scope="module")
+def practice_rows() -> list[dict[str, object]]:
+    return list(generate_practice(3000, seed=5, today=TODAY).patients.values())
+
+
+def test_same_seed_and_day_give_the_same_practice() -> None:
+    first = generate_practice(500, seed=3, today=TODAY).patients
+    second = generate_practice(500, seed=3, today=TODAY).patients
+    third = generate_practice(500, seed=4, today=TODAY).patients
+    assert first == second
+    assert first != third
+
+
+def test_every_record_has_the_48_keys_in_order(practice_rows: list[dict[str, object]]) -> None:
+    assert all(list(row) == list(PATIENT_FIELDS) for row in practice_rows)
+    assert [row["PatNum"] for row in practice_rows] == list(range(1, 3001))
+
+
+def test_status_mix_is_mostly_patient_with_every_other_kind(
+    practice_rows: list[dict[str, object]],
+) -> None:
+    counts = Counter(row["PatStatus"] for row in practice_rows)
+    assert counts["Patient"] / len(practice_rows) > 0.65
+    for status in ("Inactive", "Archived", "NonPatient", "Deceased", "Prospective"):
+        assert counts[status] > 0, status
+
+
+def test_ages_run_from_infants_to_95(practice_rows: list[dict[str, object]]) -> None:
+    births = [
+        datetime.strptime(str(r["Birthdate"]), "%Y-%m-%d").date()
+        for r in practice_rows
+        if r["Birthdate"] != "0001-01-01"
+    ]
+    ages = [(TODAY - b).days / 365.25 for b in births]
+    assert min(ages) < 2
+    assert max(ages) > 90
+    assert max(ages) <= 96
+    assert any(r["Birthdate"] == "0001-01-01" for r in practice_rows)  # some unknown
+
+
+def test_families_share_name_and_address_under_a_guarantor(
+    practice_rows: list[dict[str, object]],
+) -> None:
+    by_num = {r["PatNum"]: r for r in practice_rows}
+    members = [r for r in practice_rows if r["Guarantor"] != r["PatNum"]]
+    assert len(members) > len(practice_rows) * 0.3
+    for member in members:
+        head = by_num[member["Guarantor"]]
+        assert head["Guarantor"] == head["PatNum"]
+        assert (member["LName"], member["Address"]) == (head["LName"], head["Address"])
+
+
+def test_family_balance_total_sits_on_the_guarantor(
+    practice_rows: list[dict[str, object]],
+) -> None:
+    totals: Counter[object] = Counter()
+    for row in practice_rows:
+        totals[row["Guarantor"]] += round(float(str(row["EstBalance"])) * 100)
+    for row in practice_rows:
+        expected = totals[row["PatNum"]] if row["Guarantor"] == row["PatNum"] else 0
+        assert round(float(str(row["BalTotal"])) * 100) == expected
+
+
+def test_missing_values_and_phone_formats_look_like_a_real_database(
+    practice_rows: list[dict[str, object]],
+) -> None:
+    phones = [str(r["WirelessPhone"]) for r in practice_rows if r["WirelessPhone"]]
+    assert any(p.startswith("(") for p in phones)
+    assert any(p.isdigit() and len(p) == 10 for p in phones)
+    assert any(len([c for c in p if c.isdigit()]) < 10 for p in phones)  # malformed ones
+    assert any(r["Email"] == "" for r in practice_rows)
+    assert any(r["DateFirstVisit"] == "0001-01-01" for r in practice_rows)
+    assert {r["ClinicNum"] for r in practice_rows} == {1, 2, 3}
+    assert len({r["PriProv"] for r in practice_rows}) >= 3
+    visits = [
+        str(r["DateFirstVisit"]) for r in practice_rows if r["DateFirstVisit"] != "0001-01-01"
+    ]
+    assert min(visits) < "2012-01-01"
+    stamps = [str(r["DateTStamp"]) for r in practice_rows]
+    assert max(stamps) <= "2026-06-15 00:00:00"
+
+
+def test_merge_and_delete_events() -> None:
+    practice = generate_practice(20, seed=1, today=TODAY, clock=lambda: datetime(2026, 6, 15, 9))
+    practice.merge(3, 4)
+    practice.mark_deleted(5)
+    assert practice.patients[3]["PatStatus"] == "Archived"
+    assert practice.patients[5]["PatStatus"] == "Deleted"
+    assert practice.patients[5]["DateTStamp"] == "2026-06-15 09:00:00"
+    with pytest.raises(KeyError):
+        practice.merge(3, 999)
