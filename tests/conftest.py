@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
 
 from odbridge.simulator.server import SimulatorServer
 from odbridge.simulator.settings import SimulatorSettings
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
+from tests.helpers import CUST_KEY, DEV_KEY, PG_URL, SimulatorFactory
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -54,3 +57,33 @@ def simulator_factory() -> Iterator[SimulatorFactory]:
 def simulator(simulator_factory: SimulatorFactory) -> SimulatorServer:
     """An unthrottled simulator of 200 patients."""
     return simulator_factory()
+
+
+@pytest.fixture(
+    params=[pytest.param("sqlite"), pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store: a SQLite file, or a schema of its own on the PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Engine]:
+    """An engine on a fresh store, schema created."""
+    from odbridge.store.db import create_store_engine
+
+    engine = create_store_engine(store_url)
+    yield engine
+    engine.dispose()

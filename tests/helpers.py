@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, select
 
 from odbridge.simulator.server import SimulatorServer
+from odbridge.store.schema import PATIENT_FIELD_NAMES, patients
 
 DEV_KEY = "test-dev-key-9f2c"
 CUST_KEY = "test-cust-key-41ab"
@@ -13,3 +17,57 @@ HEADERS = {"Authorization": ODFHIR, "Content-Type": "application/json"}
 
 SimulatorFactory = Callable[..., SimulatorServer]
 """``simulator_factory(**settings)``: start a simulator with the test keys."""
+
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def source_rows(sim: SimulatorServer) -> dict[int, dict[str, Any]]:
+    """The simulator's patients as store rows (the columns odbridge writes), by PatNum."""
+    from odbridge.api.models import Patient
+    from odbridge.sync.resources import patient_row
+
+    rows = {}
+    for record in sim.all_patients():
+        row = patient_row(Patient.from_api(record))
+        rows[row["pat_num"]] = {name: row[name] for name in PATIENT_FIELD_NAMES}
+    return rows
+
+
+def store_rows(
+    engine: Engine, practice: str, *, include_missing: bool = False
+) -> dict[int, dict[str, Any]]:
+    """The store's patients of ``practice`` (those not marked missing), by PatNum."""
+    query = select(patients).where(patients.c.practice == practice)
+    if not include_missing:
+        query = query.where(patients.c.missing_since.is_(None))
+    with engine.connect() as connection:
+        found = connection.execute(query).mappings().all()
+    return {row["pat_num"]: {name: row[name] for name in PATIENT_FIELD_NAMES} for row in found}
+
+
+def fill_store(engine: Engine, practice: str, count: int, seed: int = 1) -> int:
+    """Load a seeded synthetic practice straight into the store (no HTTP), as a sync would
+    leave it. For dashboard, export and benchmark tests that need many rows fast."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from odbridge.api.models import Patient
+    from odbridge.simulator.data import generate_practice
+    from odbridge.sync.resources import patient_row
+
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    practice_data = generate_practice(count, seed)
+    batch: list[dict[str, Any]] = []
+    with engine.begin() as connection:
+        for record in practice_data.patients.values():
+            row = patient_row(Patient.from_api(record))
+            row.update(practice=practice, first_seen_at=now, last_synced_at=now)
+            batch.append(row)
+            if len(batch) == 2000:
+                connection.execute(insert(patients), batch)
+                batch = []
+        if batch:
+            connection.execute(insert(patients), batch)
+    return count

@@ -1,3 +1,50 @@
-"""odbridge: read patient data out of Open Dental's REST API, keep it in sync, and use it."""
+"""odbridge: read patient data out of Open Dental's REST API, keep it in sync, and use it.
+
+The library's public surface::
+
+    from odbridge import Client
+
+    with Client(developer_key, customer_key, tier="full") as client:
+        for patient in client.patients.iter():
+            ...
+"""
 
 __version__ = "0.1.0"
+
+from odbridge.api.client import Client
+from odbridge.api.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ConnectionFailedError,
+    EConnectorError,
+    NotFoundError,
+    OpenDentalError,
+    RateLimitError,
+    RequestTimeoutError,
+    ResponseFormatError,
+    ServerError,
+)
+from odbridge.api.models import Patient, PatientSummary, PatStatus
+from odbridge.api.retry import RetryPolicy
+from odbridge.config import ConfigError, PracticeProfile
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "Client",
+    "ConfigError",
+    "ConnectionFailedError",
+    "EConnectorError",
+    "NotFoundError",
+    "OpenDentalError",
+    "PatStatus",
+    "Patient",
+    "PatientSummary",
+    "PracticeProfile",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseFormatError",
+    "RetryPolicy",
+    "ServerError",
+    "__version__",
+]

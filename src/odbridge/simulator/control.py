@@ -107,6 +107,16 @@ async def delete(request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
+async def purge(request: Request) -> Response:
+    """Remove a patient's row outright (outside the API's powers): for reconciliation tests."""
+    pat_num = _int_field(await _json_body(request), "PatNum")
+    practice = _state(request).practice
+    if practice.get(pat_num) is None:
+        raise _bad("no such patient")
+    practice.purge(pat_num)
+    return JSONResponse({"ok": True})
+
+
 async def family_member(request: Request) -> Response:
     """Add a new child to the family of ``Guarantor``; answers the new record."""
     guarantor = _int_field(await _json_body(request), "Guarantor")
@@ -168,6 +178,7 @@ CONTROL_ROUTES = [
     Route("/_simulator/changes", _guard(changes), methods=["POST"]),
     Route("/_simulator/events/merge", _guard(merge), methods=["POST"]),
     Route("/_simulator/events/delete", _guard(delete), methods=["POST"]),
+    Route("/_simulator/events/purge", _guard(purge), methods=["POST"]),
     Route("/_simulator/events/family-member", _guard(family_member), methods=["POST"]),
     Route("/_simulator/keys", _guard(customer_key), methods=["POST"]),
     Route("/_simulator/patients", _guard(all_patients), methods=["GET"]),

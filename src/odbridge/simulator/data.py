@@ -360,6 +360,11 @@ class Practice:
         """What "delete" in Open Dental does: PatStatus becomes Deleted; the row stays."""
         self.update(pat_num, {"PatStatus": "Deleted"})
 
+    def purge(self, pat_num: int) -> None:
+        """Remove a row outright, as only a database administrator could (the API cannot):
+        the case a timestamp-polling sync never sees, which reconciliation must catch."""
+        del self.patients[pat_num]
+
     def add_family_member(self, guarantor: int) -> dict[str, Any]:
         """A new child joins the guarantor's family (same name, address, home phone)."""
         head = self.patients[guarantor]

@@ -142,6 +142,10 @@ class SimulatorServer:
         result: list[int] = self._control("POST", "changes", {"count": count})["PatNums"]
         return result
 
+    def event(self, name: str, body: dict[str, Any]) -> Any:
+        """Stage a practice event: ``merge``, ``delete``, ``purge``, ``family-member``."""
+        return self._control("POST", f"events/{name}", body)
+
     def all_patients(self) -> list[dict[str, Any]]:
         """Every patient's full record (the source of truth)."""
         result: list[dict[str, Any]] = self._control("GET", "patients")

@@ -1,0 +1,507 @@
+"""Typed, tolerant models of the API's patient rows.
+
+Attribute names are snake_case; the API's own names are the aliases (either may be used to
+build a model). Open Dental's "no value" forms (``0001-01-01``, ``""``, a 0 foreign key)
+become ``None``; ``"true"``/``"false"`` become bools; money becomes ``Decimal``. An enum name
+this version does not know is kept as text with a warning, an unknown key is kept as an
+extra, and a value of the wrong shape raises :class:`ResponseFormatError` naming the field,
+never quoting its value. ``to_api_dict()`` turns a model back into the API's JSON form.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+from odbridge.api.errors import ResponseFormatError
+
+__all__ = [
+    "PATIENT_FIELDS",
+    "SUMMARY_FIELDS",
+    "ApiModel",
+    "ChangedPage",
+    "ContactMethod",
+    "Gender",
+    "PatStatus",
+    "Patient",
+    "PatientSummary",
+    "Position",
+    "UnknownEnumValueWarning",
+    "YesNoUnknown",
+    "format_api_date",
+    "format_api_datetime",
+]
+
+NO_DATE = "0001-01-01"
+NO_DATETIME = "0001-01-01 00:00:00"
+API_DATE_FORMAT = "%Y-%m-%d"
+API_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class PatStatus(StrEnum):
+    """A patient's status."""
+
+    PATIENT = "Patient"
+    NON_PATIENT = "NonPatient"
+    INACTIVE = "Inactive"
+    ARCHIVED = "Archived"
+    DELETED = "Deleted"
+    DECEASED = "Deceased"
+    PROSPECTIVE = "Prospective"
+
+
+class Gender(StrEnum):
+    """A patient's gender (Other on newer Open Dental versions)."""
+
+    MALE = "Male"
+    FEMALE = "Female"
+    UNKNOWN = "Unknown"
+    OTHER = "Other"
+
+
+class Position(StrEnum):
+    """A patient's marital status."""
+
+    SINGLE = "Single"
+    MARRIED = "Married"
+    CHILD = "Child"
+    WIDOWED = "Widowed"
+    DIVORCED = "Divorced"
+
+
+class ContactMethod(StrEnum):
+    """How a patient prefers to be contacted (confirmations, recalls, in general)."""
+
+    NONE = "None"
+    DO_NOT_CALL = "DoNotCall"
+    HM_PHONE = "HmPhone"
+    WK_PHONE = "WkPhone"
+    WIRELESS_PH = "WirelessPh"
+    EMAIL = "Email"
+    SEE_NOTES = "SeeNotes"
+    MAIL = "Mail"
+    TEXT_MESSAGE = "TextMessage"
+
+
+class YesNoUnknown(StrEnum):
+    """Whether a patient accepts text messages (TxtMsgOk)."""
+
+    UNKNOWN = "Unknown"
+    YES = "Yes"
+    NO = "No"
+
+
+class UnknownEnumValueWarning(UserWarning):
+    """The API sent an enum name this odbridge does not know; it is kept as text."""
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+_INTEGER = re.compile(r"\s*-?\d+\s*")
+_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CODE_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+def _problem(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(f"od_{kind}", message)
+
+
+def _parse_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise _problem("int", "expected an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, Decimal | float) and value == value and value % 1 == 0:
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value):
+        return int(value)
+    raise _problem("int", "expected an integer")
+
+
+def _parse_foreign_key(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    return _parse_int(value) or None
+
+
+def _parse_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        raise _problem("text", "expected a string")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal | float):
+        if value == value and value % 1 == 0:
+            return str(int(value))
+        return str(value)
+    raise _problem("text", "expected a string")
+
+
+def _parse_date(value: object) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return None if value.year == 1 else value.date()
+    if isinstance(value, date):
+        return None if value.year == 1 else value
+    if isinstance(value, str) and _DATE_PREFIX.match(value.strip()):
+        moment = _parse_datetime_or_none(value)  # a date, or a date-time at midnight
+        if moment is not None:
+            return None if moment.year == 1 else moment.date()
+    raise _problem("date", "expected a date (yyyy-MM-dd)")
+
+
+def _parse_datetime_or_none(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def _parse_datetime(value: object) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return None if value.year == 1 else value
+    if isinstance(value, str) and _DATE_PREFIX.match(value.strip()):
+        parsed = _parse_datetime_or_none(value)
+        if parsed is not None:
+            return None if parsed.year == 1 else parsed
+    raise _problem("datetime", "expected a date-time (yyyy-MM-dd HH:mm:ss)")
+
+
+def _parse_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _problem("bool", 'expected "true" or "false"')
+
+
+def _parse_money(value: object) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise _problem("money", "expected a number")
+    try:
+        if isinstance(value, Decimal | int):
+            number = Decimal(value)
+        elif isinstance(value, float | str):
+            number = Decimal(str(value).strip())
+        else:
+            raise _problem("money", "expected a number")
+    except InvalidOperation:
+        raise _problem("money", "expected a number") from None
+    if not number.is_finite():
+        raise _problem("money", "expected a number")
+    return number
+
+
+def _warn_unknown(enum_name: str, value: str) -> None:
+    key = (enum_name, value)
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    # Enum names are codes, not patient data; anything else is not quoted (it might be).
+    shown = repr(value) if _CODE_LIKE.fullmatch(value) else "(not shown)"
+    warnings.warn(
+        f"The API sent a {enum_name} value this odbridge does not know, {shown}; "
+        "it is kept as text. A newer odbridge may know it.",
+        UnknownEnumValueWarning,
+        stacklevel=2,
+    )
+
+
+def _enum_parser(enum: type[StrEnum]) -> Callable[[object], StrEnum | str | None]:
+    by_value = {member.value: member for member in enum}
+    by_folded = {member.value.casefold(): member for member in enum}
+
+    def parse(value: object) -> StrEnum | str | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise _problem("enum", f"expected a {enum.__name__} name")
+        text = str(value)
+        member = by_value.get(text) or by_folded.get(text.strip().casefold())
+        if member is not None:
+            return member
+        _warn_unknown(enum.__name__, text)
+        return text
+
+    return parse
+
+
+# -- serialising back to the API's form ----------------------------------------------------
+
+
+def format_api_date(value: date | None) -> str:
+    """A date as the API writes it, ``0001-01-01`` for none."""
+    return value.strftime(API_DATE_FORMAT) if value is not None else NO_DATE
+
+
+def format_api_datetime(value: datetime | None) -> str:
+    """A date-time as the API writes it (``yyyy-MM-dd HH:mm:ss``), ``0001-01-01 00:00:00``
+    for none."""
+    return value.strftime(API_DATETIME_FORMAT) if value is not None else NO_DATETIME
+
+
+def _text_out(value: str | None) -> str:
+    return value or ""
+
+
+def _key_out(value: int | None) -> int:
+    return value or 0
+
+
+def _bool_out(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _money_out(value: Decimal | None) -> float:
+    return float(value) if value is not None else 0.0
+
+
+def _enum_out(value: str | None) -> str:
+    return str(value) if value is not None else ""
+
+
+def _json(fn: Callable[[Any], Any], returns: type) -> PlainSerializer:
+    return PlainSerializer(fn, return_type=returns, when_used="json")
+
+
+Int = Annotated[int, PlainValidator(_parse_int)]
+Key = Annotated[int | None, PlainValidator(_parse_foreign_key), _json(_key_out, int)]
+Text = Annotated[str | None, PlainValidator(_parse_text), _json(_text_out, str)]
+Day = Annotated[date | None, PlainValidator(_parse_date), _json(format_api_date, str)]
+Stamp = Annotated[datetime | None, PlainValidator(_parse_datetime), _json(format_api_datetime, str)]
+Flag = Annotated[bool, PlainValidator(_parse_bool), _json(_bool_out, str)]
+Money = Annotated[Decimal | None, PlainValidator(_parse_money), _json(_money_out, float)]
+StatusField = Annotated[
+    PatStatus | str | None, PlainValidator(_enum_parser(PatStatus)), _json(_enum_out, str)
+]
+GenderField = Annotated[
+    Gender | str | None, PlainValidator(_enum_parser(Gender)), _json(_enum_out, str)
+]
+PositionField = Annotated[
+    Position | str | None, PlainValidator(_enum_parser(Position)), _json(_enum_out, str)
+]
+ContactField = Annotated[
+    ContactMethod | str | None,
+    PlainValidator(_enum_parser(ContactMethod)),
+    _json(_enum_out, str),
+]
+TxtMsgField = Annotated[
+    YesNoUnknown | str | None,
+    PlainValidator(_enum_parser(YesNoUnknown)),
+    _json(_enum_out, str),
+]
+
+_PROBLEMS = {
+    "missing": "missing",
+    "model_type": "expected a JSON object",
+    "dict_type": "expected a JSON object",
+}
+
+
+class ApiModel(BaseModel):
+    """Shared behaviour: API aliases, extras kept, PHI-free repr and errors."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
+
+    @classmethod
+    def from_api(cls, data: object, *, row: int | None = None) -> Self:
+        """Validate one row as the API sent it; :class:`ResponseFormatError` if malformed."""
+        if not isinstance(data, Mapping):
+            raise ResponseFormatError("expected a JSON object", row=row)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise _format_error(exc, row) from None
+
+    @classmethod
+    def api_fields(cls) -> tuple[str, ...]:
+        """The API's key names, in the documented order."""
+        return tuple(info.alias or name for name, info in cls.model_fields.items())
+
+    def to_api_dict(self) -> dict[str, Any]:
+        """The row in the API's JSON form: documented keys in order, then any extras."""
+        out: dict[str, Any] = self.model_dump(
+            mode="json", by_alias=True, include=set(type(self).model_fields)
+        )
+        out.update(self.__pydantic_extra__ or {})
+        return out
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Only the id: every other field is patient data and must not reach logs.
+        yield "pat_num", getattr(self, "pat_num", None)
+
+
+def _format_error(exc: ValidationError, row: int | None) -> ResponseFormatError:
+    """The first problem of a validation error, as a PHI-free ResponseFormatError."""
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errors[0]
+    field_name = ".".join(str(part) for part in first["loc"]) or None
+    kind = first["type"]
+    problem = first["msg"] if kind.startswith("od_") else _PROBLEMS.get(kind, "unexpected value")
+    others = sorted({str(e["loc"][0]) for e in errors[1:] if e["loc"]} - {field_name or ""})
+    if others:
+        problem += f" (also: {', '.join(others[:5])}{', …' if len(others) > 5 else ''})"
+    return ResponseFormatError(problem, field=field_name, row=row)
+
+
+class Patient(ApiModel):
+    """A full patient record (``GET /patients/{PatNum}`` and ``GET /patients/Simple``).
+
+    ``server_date_time`` is set on rows of ``patients/Simple``: the server's clock when it
+    answered, the cursor for the next incremental read.
+    """
+
+    server_date_time: Stamp = Field(default=None, alias="serverDateTime")
+    pat_num: Int = Field(alias="PatNum")
+    lname: Text = Field(default=None, alias="LName")
+    fname: Text = Field(default=None, alias="FName")
+    middle_i: Text = Field(default=None, alias="MiddleI")
+    preferred: Text = Field(default=None, alias="Preferred")
+    pat_status: StatusField = Field(default=None, alias="PatStatus")
+    gender: GenderField = Field(default=None, alias="Gender")
+    position: PositionField = Field(default=None, alias="Position")
+    birthdate: Day = Field(default=None, alias="Birthdate")
+    ssn: Text = Field(default=None, alias="SSN")
+    address: Text = Field(default=None, alias="Address")
+    address2: Text = Field(default=None, alias="Address2")
+    city: Text = Field(default=None, alias="City")
+    state: Text = Field(default=None, alias="State")
+    zip: Text = Field(default=None, alias="Zip")
+    hm_phone: Text = Field(default=None, alias="HmPhone")
+    wk_phone: Text = Field(default=None, alias="WkPhone")
+    wireless_phone: Text = Field(default=None, alias="WirelessPhone")
+    guarantor: Key = Field(default=None, alias="Guarantor")
+    email: Text = Field(default=None, alias="Email")
+    est_balance: Money = Field(default=None, alias="EstBalance")
+    pri_prov: Key = Field(default=None, alias="PriProv")
+    pri_prov_abbr: Text = Field(default=None, alias="priProvAbbr")
+    sec_prov: Key = Field(default=None, alias="SecProv")
+    sec_prov_abbr: Text = Field(default=None, alias="secProvAbbr")
+    fee_sched: Key = Field(default=None, alias="FeeSched")
+    billing_type: Text = Field(default=None, alias="BillingType")
+    image_folder: Text = Field(default=None, alias="ImageFolder")
+    fam_fin_urg_note: Text = Field(default=None, alias="FamFinUrgNote")
+    chart_number: Text = Field(default=None, alias="ChartNumber")
+    medicaid_id: Text = Field(default=None, alias="MedicaidID")
+    bal_total: Money = Field(default=None, alias="BalTotal")
+    employer_num: Key = Field(default=None, alias="EmployerNum")
+    date_first_visit: Day = Field(default=None, alias="DateFirstVisit")
+    clinic_num: Key = Field(default=None, alias="ClinicNum")
+    clinic_abbr: Text = Field(default=None, alias="clinicAbbr")
+    premed: Flag = Field(default=False, alias="Premed")
+    ward: Text = Field(default=None, alias="Ward")
+    prefer_confirm_method: ContactField = Field(default=None, alias="PreferConfirmMethod")
+    prefer_contact_method: ContactField = Field(default=None, alias="PreferContactMethod")
+    prefer_recall_method: ContactField = Field(default=None, alias="PreferRecallMethod")
+    language: Text = Field(default=None, alias="Language")
+    admit_date: Day = Field(default=None, alias="AdmitDate")
+    site_desc: Text = Field(default=None, alias="siteDesc")
+    date_tstamp: Stamp = Field(default=None, alias="DateTStamp")
+    super_family: Key = Field(default=None, alias="SuperFamily")
+    txt_msg_ok: TxtMsgField = Field(default=None, alias="TxtMsgOk")
+    sec_date_entry: Day = Field(default=None, alias="SecDateEntry")
+
+    def to_api_dict(self) -> dict[str, Any]:
+        """The API's JSON form; ``serverDateTime`` leads when the row came with one."""
+        out = super().to_api_dict()
+        if self.server_date_time is None:
+            del out["serverDateTime"]
+        return out
+
+
+class PatientSummary(ApiModel):
+    """A row of the Patient Select search, ``GET /patients`` (fewer fields)."""
+
+    pat_num: Int = Field(alias="PatNum")
+    lname: Text = Field(default=None, alias="LName")
+    fname: Text = Field(default=None, alias="FName")
+    middle_i: Text = Field(default=None, alias="MiddleI")
+    preferred: Text = Field(default=None, alias="Preferred")
+    pat_status: StatusField = Field(default=None, alias="PatStatus")
+    birthdate: Day = Field(default=None, alias="Birthdate")
+    ssn: Text = Field(default=None, alias="SSN")
+    address: Text = Field(default=None, alias="Address")
+    address2: Text = Field(default=None, alias="Address2")
+    city: Text = Field(default=None, alias="City")
+    state: Text = Field(default=None, alias="State")
+    zip: Text = Field(default=None, alias="Zip")
+    hm_phone: Text = Field(default=None, alias="HmPhone")
+    wk_phone: Text = Field(default=None, alias="WkPhone")
+    wireless_phone: Text = Field(default=None, alias="WirelessPhone")
+    email: Text = Field(default=None, alias="Email")
+    pri_prov_abbr: Text = Field(default=None, alias="priProvAbbr")
+    sec_prov_abbr: Text = Field(default=None, alias="secProvAbbr")
+    billing_type: Text = Field(default=None, alias="BillingType")
+    chart_number: Text = Field(default=None, alias="ChartNumber")
+    clinic_num: Key = Field(default=None, alias="ClinicNum")
+    clinic_abbr: Text = Field(default=None, alias="clinicAbbr")
+    site_desc: Text = Field(default=None, alias="siteDesc")
+    txt_msg_ok: TxtMsgField = Field(default=None, alias="TxtMsgOk")
+
+
+PATIENT_FIELDS: tuple[str, ...] = Patient.api_fields()[1:]
+"""The 48 documented keys of a patient, in the API's order (without ``serverDateTime``)."""
+
+SUMMARY_FIELDS: tuple[str, ...] = PatientSummary.api_fields()
+"""The keys of a Patient Select search row, in the API's order."""
+
+
+@dataclass(frozen=True)
+class ChangedPage:
+    """One page of ``GET /patients/Simple?DateTStamp=...``.
+
+    ``server_date_time`` is the largest ``serverDateTime`` of the rows (else their largest
+    ``DateTStamp``): pass it as the next ``changed_since``. ``None`` when the page is empty.
+    """
+
+    patients: list[Patient]
+    server_date_time: datetime | None
+    limit: int
+    offset: int
+
+    @classmethod
+    def from_rows(cls, patients: list[Patient], *, limit: int, offset: int) -> ChangedPage:
+        """The page of ``patients``, with the cursor computed from their stamps."""
+        stamps = [p.server_date_time for p in patients if p.server_date_time is not None]
+        if not stamps:
+            stamps = [p.date_tstamp for p in patients if p.date_tstamp is not None]
+        return cls(patients, max(stamps, default=None), limit, offset)
+
+    @property
+    def is_last(self) -> bool:
+        """True when the page holds fewer rows than asked for (no page follows)."""
+        return len(self.patients) < self.limit
+
+    def __len__(self) -> int:
+        return len(self.patients)
+
+    def __iter__(self) -> Iterator[Patient]:
+        return iter(self.patients)

@@ -1,0 +1,124 @@
+"""Which failures are worth retrying, and how long to wait between attempts (tenacity).
+
+Transient: no answer or a dropped/truncated one (``httpx.TransportError`` and what the
+client turns it into), 429, 500, 502, 503, 504, and a 200 whose body is not whole JSON.
+Permanent: 400 (eConnector down or a bad request), 401, 404, 405, 410 and other 4xx.
+Waits grow exponentially with jitter up to a cap; a 429's ``Retry-After`` is honoured.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+import httpx
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+from tenacity.wait import wait_base
+
+from odbridge.api.errors import OpenDentalError, RateLimitError
+
+__all__ = [
+    "PERMANENT_STATUSES",
+    "TRANSIENT_STATUSES",
+    "RetryPolicy",
+    "classify_status",
+    "is_transient",
+    "parse_retry_after",
+]
+
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+PERMANENT_STATUSES = frozenset({400, 401, 404, 405, 410})
+
+
+def classify_status(status: int) -> Literal["ok", "transient", "permanent"]:
+    """Whether an HTTP status is success, worth a retry, or final."""
+    if 200 <= status < 300:
+        return "ok"
+    return "transient" if status in TRANSIENT_STATUSES else "permanent"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True if sending the same request again may succeed."""
+    if isinstance(exc, OpenDentalError):
+        return exc.retryable
+    return isinstance(exc, httpx.TransportError)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return max(seconds, 0.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry transient failures.
+
+    ``max_attempts`` counts the first try. Waits start at ``initial`` seconds and double up
+    to ``max_wait``, plus up to ``jitter`` random seconds; ``Retry-After`` (capped at
+    ``max_retry_after``) replaces the wait after a 429. ``sleep`` is injectable for tests.
+    """
+
+    max_attempts: int = 6
+    initial: float = 0.5
+    max_wait: float = 30.0
+    jitter: float = 0.5
+    max_retry_after: float = 120.0
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+    def wait_seconds(self, retry_state: RetryCallState) -> float:
+        """The pause before the next attempt (tenacity wait strategy)."""
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), self.max_retry_after)
+        return float(self._backoff(retry_state))
+
+    @property
+    def _backoff(self) -> wait_base:
+        exponential = wait_exponential(multiplier=self.initial, max=self.max_wait)
+        return exponential + wait_random(0, self.jitter) if self.jitter > 0 else exponential
+
+    def retrying(self, *, before_sleep: Callable[[RetryCallState], None] | None = None) -> Retrying:
+        """A tenacity ``Retrying`` that re-raises the last error when attempts run out."""
+        return Retrying(
+            retry=retry_if_exception(is_transient),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self.wait_seconds,
+            before_sleep=before_sleep,
+            sleep=self.sleep,
+            reraise=True,
+        )
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+"""A policy that sends each request once (probes, diagnostics)."""

@@ -1,0 +1,345 @@
+"""Settings: which Open Dental practice to read, with which keys, how fast.
+
+A practice's settings come, highest precedence first, from explicit arguments, the
+environment (``ODBRIDGE_*``), a ``[practices.NAME]`` table of the TOML config file, and the
+OS keyring (keys only, service ``odbridge``, username ``NAME:developer_key`` /
+``NAME:customer_key``). The config file is ``ODBRIDGE_CONFIG`` or ``config.toml`` in the
+user config directory (``platformdirs``). Keys are ``SecretStr`` and never printed.
+
+Example ``config.toml``::
+
+    default_practice = "main"
+
+    [practices.main]
+    mode = "remote"
+    tier = "full"
+    developer_key = "..."   # or leave keys out and store them in the keyring
+    customer_key = "..."
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+__all__ = [
+    "ConfigError",
+    "Mode",
+    "PracticeProfile",
+    "Settings",
+    "Tier",
+    "config_path",
+    "keyring_key",
+    "load_settings",
+    "resolve_profile",
+]
+
+log = logging.getLogger("odbridge.config")
+
+KEYRING_SERVICE = "odbridge"
+ENV_PREFIX = "ODBRIDGE_"
+DEFAULT_PRACTICE = "default"
+
+
+class ConfigError(ValueError):
+    """The settings are missing or invalid; ``hint`` says how to fix them."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base}\nHint: {self.hint}" if self.hint else base
+
+
+class Mode(StrEnum):
+    """How odbridge reaches Open Dental."""
+
+    REMOTE = "remote"
+    """Open Dental's cloud API, through the practice's eConnector (throttled)."""
+    LOCAL = "local"
+    """The Local API of Open Dental running on this workstation."""
+    SERVICE = "service"
+    """The API Service on the practice's database server."""
+    AUTO = "auto"
+    """Local, then Service, then Remote: the first that answers."""
+
+
+class Tier(StrEnum):
+    """The customer key's permission tier, which decides the remote rate limit."""
+
+    READ_ALL = "read-all"
+    FULL = "full"
+    ENTERPRISE = "enterprise"
+
+
+TIER_INTERVALS: dict[Tier, float] = {Tier.READ_ALL: 5.0, Tier.FULL: 1.0, Tier.ENTERPRISE: 0.5}
+"""Seconds between request starts on the remote API, per tier."""
+
+REMOTE_URL = "https://api.opendental.com/api/v1"
+LOCAL_PORT = 30222
+SERVICE_PORT = 30223
+
+
+def mode_base_url(mode: Mode, service_host: str = "localhost") -> str:
+    """The documented base URL of a mode (``auto`` has none of its own)."""
+    if mode is Mode.LOCAL:
+        return f"http://localhost:{LOCAL_PORT}/api/v1"
+    if mode is Mode.SERVICE:
+        return f"http://{service_host}:{SERVICE_PORT}/api/v1"
+    return REMOTE_URL
+
+
+def page_cap(mode: Mode, tier: Tier) -> int:
+    """The most rows one request may return: 100 remote (1000 enterprise), 1000 local and
+    service (10,000 enterprise)."""
+    enterprise = tier is Tier.ENTERPRISE
+    if mode in (Mode.LOCAL, Mode.SERVICE):
+        return 10_000 if enterprise else 1000
+    return 1000 if enterprise else 100
+
+
+def default_page_size(mode: Mode, tier: Tier) -> int:
+    """The page size odbridge asks for: the cap, but at most 1000 rows."""
+    return min(page_cap(mode, tier), 1000)
+
+
+class PracticeProfile(BaseModel):
+    """Everything needed to talk to one practice's API."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = DEFAULT_PRACTICE
+    developer_key: SecretStr | None = None
+    customer_key: SecretStr | None = None
+    base_url: str | None = None
+    mode: Mode = Mode.REMOTE
+    tier: Tier = Tier.READ_ALL
+    rate_interval: float | None = Field(default=None, ge=0)
+    page_size: int | None = Field(default=None, ge=1)
+    service_host: str = "localhost"
+    auth_scheme: Literal["odfhir", "basic"] = "odfhir"
+    timeout: float = Field(default=70.0, gt=0)
+
+    def url_for(self, mode: Mode) -> str:
+        """The base URL for ``mode``: the explicit ``base_url`` if set, else the mode's."""
+        return (self.base_url or mode_base_url(mode, self.service_host)).rstrip("/")
+
+    def interval_for(self, mode: Mode) -> float:
+        """Seconds between request starts: ``rate_interval`` if set, else the tier's for
+        the remote API and 0 (not throttled) for Local and Service."""
+        if self.rate_interval is not None:
+            return self.rate_interval
+        if mode in (Mode.LOCAL, Mode.SERVICE):
+            return 0.0
+        return TIER_INTERVALS[self.tier]
+
+    def page_size_for(self, mode: Mode) -> int:
+        """Rows per request: ``page_size`` if set, else the mode's default.
+
+        A ``page_size`` above the mode's documented cap is clamped to it, except with an
+        explicit ``base_url`` (caps unknown there; paging then detects a capped page).
+        """
+        cap = page_cap(mode, self.tier)
+        if self.page_size is None:
+            return default_page_size(mode, self.tier)
+        if self.page_size > cap and self.base_url is None:
+            log.warning("page_size %d is above the %s cap; using %d", self.page_size, mode, cap)
+            return cap
+        return self.page_size
+
+    def require_keys(self) -> tuple[SecretStr, SecretStr]:
+        """Both keys, or :class:`ConfigError` naming the missing one and where to set it."""
+        developer = self._require("developer", self.developer_key)
+        customer = self._require("customer", self.customer_key)
+        return developer, customer
+
+    def _require(self, label: str, value: SecretStr | None) -> SecretStr:
+        if value is None or not value.get_secret_value():
+            raise ConfigError(
+                f"No {label} key for practice '{self.name}'.",
+                f"Set ODBRIDGE_{label.upper()}_KEY, pass {label}_key=, add {label}_key to "
+                f"[practices.{self.name}] in {config_path()}, or store it in the keyring "
+                f"(service '{KEYRING_SERVICE}', user '{self.name}:{label}_key').",
+            )
+        return value
+
+    def with_overrides(self, **overrides: Any) -> PracticeProfile:
+        """A copy with the non-None ``overrides`` applied (validated)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        try:
+            return PracticeProfile.model_validate({**dict(self), **given})
+        except ValidationError as exc:
+            sources = dict.fromkeys(given, "arguments")
+            raise _config_error(exc, f"settings of practice '{self.name}'", sources) from None
+
+    def describe(self) -> dict[str, str]:
+        """A printable summary; keys shown only as set / not set."""
+        return {
+            "practice": self.name,
+            "mode": str(self.mode),
+            "base_url": self.base_url
+            or ("auto" if self.mode is Mode.AUTO else self.url_for(self.mode)),
+            "tier": str(self.tier),
+            "rate_interval": "tier default"
+            if self.rate_interval is None
+            else f"{self.rate_interval:g} s",
+            "page_size": "mode default" if self.page_size is None else str(self.page_size),
+            "developer_key": "set" if self.developer_key else "not set",
+            "customer_key": "set" if self.customer_key else "not set",
+            "auth_scheme": self.auth_scheme,
+        }
+
+
+class Settings(BaseModel):
+    """The config file: practices by name and which one is the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_practice: str | None = None
+    practices: dict[str, PracticeProfile] = Field(default_factory=dict)
+
+    def practice_name(self, name: str | None = None) -> str:
+        """The practice to use: ``name``, the default, the only one, or ``default``."""
+        if name:
+            return name
+        if self.default_practice:
+            return self.default_practice
+        if len(self.practices) == 1:
+            return next(iter(self.practices))
+        return DEFAULT_PRACTICE
+
+
+def config_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the config file is: ``ODBRIDGE_CONFIG``, else the user config directory."""
+    env = os.environ if env is None else env
+    explicit = env.get("ODBRIDGE_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(platformdirs.user_config_dir("odbridge", appauthor=False)) / "config.toml"
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML config file; an absent file gives empty settings."""
+    path = path or config_path(env)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {type(exc).__name__}.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    practices = raw.get("practices", {})
+    if isinstance(practices, dict):
+        for name, table in practices.items():
+            if isinstance(table, dict):
+                table.setdefault("name", name)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise _config_error(exc, str(path)) from None
+
+
+def _config_error(
+    exc: ValidationError, where: str, sources: Mapping[str, str] | None = None
+) -> ConfigError:
+    first = exc.errors(include_input=False, include_url=False)[0]
+    field = ".".join(str(part) for part in first["loc"])
+    source = (sources or {}).get(field)
+    label = f"{field} (from {source})" if source else field
+    return ConfigError(f"{where}: {label}: {first['msg']}.")
+
+
+def keyring_key(practice: str, which: Literal["developer_key", "customer_key"]) -> SecretStr | None:
+    """A key from the OS keyring, or None when absent or the keyring is unusable."""
+    try:
+        import keyring
+
+        value = keyring.get_password(KEYRING_SERVICE, f"{practice}:{which}")
+    except Exception as exc:  # any backend failure (none installed, locked, D-Bus, ...)
+        log.debug("keyring unavailable for %s: %s", which, type(exc).__name__)
+        return None
+    return SecretStr(value) if value else None
+
+
+_KEY_FIELDS: tuple[Literal["developer_key", "customer_key"], ...] = (
+    "developer_key",
+    "customer_key",
+)
+_ENV_FIELDS = {
+    "developer_key": "DEVELOPER_KEY",
+    "customer_key": "CUSTOMER_KEY",
+    "base_url": "BASE_URL",
+    "mode": "MODE",
+    "tier": "TIER",
+    "rate_interval": "RATE_INTERVAL",
+    "page_size": "PAGE_SIZE",
+    "service_host": "SERVICE_HOST",
+    "auth_scheme": "AUTH_SCHEME",
+    "timeout": "TIMEOUT",
+}
+
+
+def _env_values(env: Mapping[str, str]) -> dict[str, str]:
+    values = {}
+    for field, suffix in _ENV_FIELDS.items():
+        value = env.get(ENV_PREFIX + suffix)
+        if value is not None and value.strip():
+            values[field] = value.strip()
+    return values
+
+
+def resolve_profile(
+    practice: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
+    use_keyring: bool = True,
+    **overrides: Any,
+) -> PracticeProfile:
+    """The practice's settings: ``overrides`` (None values ignored) > environment > TOML
+    file > keyring (keys only) > defaults. Raises :class:`ConfigError` if a value is invalid.
+    """
+    env = os.environ if env is None else env
+    settings = settings if settings is not None else load_settings(env=env)
+    unknown = set(overrides) - set(PracticeProfile.model_fields)
+    if unknown:
+        raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    name = settings.practice_name(practice or env.get("ODBRIDGE_PRACTICE"))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if name in settings.practices:
+        values.update(settings.practices[name].model_dump(exclude_unset=True))
+    elif practice and settings.practices:
+        raise ConfigError(
+            f"No practice '{name}' in the config file.",
+            f"Known practices: {', '.join(sorted(settings.practices))}.",
+        )
+    for field, value in _env_values(env).items():
+        values[field] = value
+        sources[field] = ENV_PREFIX + _ENV_FIELDS[field]
+    for field, value in overrides.items():
+        if value is not None:
+            values[field] = value
+            sources[field] = "arguments"
+    values["name"] = name
+    if use_keyring:
+        for which in _KEY_FIELDS:
+            if not values.get(which):
+                from_keyring = keyring_key(name, which)
+                if from_keyring is not None:
+                    values[which] = from_keyring
+    try:
+        return PracticeProfile.model_validate(values)
+    except ValidationError as exc:
+        raise _config_error(exc, f"settings of practice '{name}'", sources) from None

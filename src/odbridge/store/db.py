@@ -1,0 +1,127 @@
+"""Open the store: an engine from a URL, the file made private, the schema created or checked.
+
+SQLite is the default (a file in the user's data directory, mode 0600, WAL journal);
+``postgresql+psycopg://...`` selects PostgreSQL. The ``schema_version`` table makes an older
+odbridge refuse a store written by a newer one instead of corrupting it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+
+from odbridge.store.schema import SCHEMA_VERSION, metadata, schema_version
+
+DB_ENV = "ODBRIDGE_DB"
+
+MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+"""version → function(connection) that upgrades a store from ``version - 1``."""
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says why and what to do."""
+
+
+def default_sqlite_path() -> Path:
+    """``<user data dir>/odbridge/odbridge.sqlite``."""
+    return Path(platformdirs.user_data_dir("odbridge", appauthor=False)) / "odbridge.sqlite"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """The store URL: the argument, else ``ODBRIDGE_DB``, else the default SQLite file."""
+    chosen = url or os.environ.get(DB_ENV)
+    if chosen:
+        return chosen
+    return f"sqlite:///{default_sqlite_path()}"
+
+
+def describe_url(url: str) -> str:
+    """The URL with any password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unreadable URL)"
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    """Create the file and its folder private to this user (0700 / 0600) before use."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        os.close(descriptor)
+        os.chmod(path, 0o600)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the database file {path}: {exc.strerror}. "
+            "Choose a writable place with --db sqlite:///PATH or ODBRIDGE_DB."
+        ) from None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_store_engine(url: str | None = None) -> Engine:
+    """An engine for the store at ``url`` (see :func:`resolve_url`), schema ready."""
+    resolved = resolve_url(url)
+    try:
+        parsed = make_url(resolved)
+    except ArgumentError:
+        raise StoreError(
+            f"'{resolved}' is not a database URL. Use sqlite:///PATH or "
+            "postgresql+psycopg://USER@HOST:PORT/DATABASE."
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"Unsupported database '{backend}': use SQLite or PostgreSQL.")
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            _prepare_sqlite_file(Path(parsed.database).expanduser())
+        kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+    elif parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except (NoSuchModuleError, ArgumentError) as exc:
+        raise StoreError(f"Cannot use {describe_url(resolved)}: {exc}") from None
+    if backend == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    ensure_schema(engine, describe_url(resolved))
+    return engine
+
+
+def ensure_schema(engine: Engine, where: str = "the store") -> None:
+    """Create missing tables, upgrade an older schema, refuse a newer one."""
+    try:
+        with engine.begin() as connection:
+            metadata.create_all(connection)
+            found = connection.execute(select(schema_version.c.version)).scalars().all()
+            current = max(found, default=None)
+            if current is None:
+                connection.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+                return
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{where} was written by a newer odbridge (schema {current}; this one "
+                    f"knows {SCHEMA_VERSION}). Upgrade odbridge; nothing was changed."
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](connection)
+                connection.execute(schema_version.insert().values(version=version))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise StoreError(f"Cannot open {where}: {reason}") from None
+    except SQLAlchemyError as exc:
+        raise StoreError(f"Cannot prepare {where}: {type(exc).__name__}") from None

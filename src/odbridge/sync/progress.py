@@ -1,0 +1,94 @@
+"""Show sync progress: a Rich progress bar on a terminal, plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from odbridge.sync.engine import Progress as SyncProgress
+
+log = logging.getLogger("odbridge.sync")
+
+LOG_EVERY_PAGES = 10
+
+
+class SyncProgressView:
+    """Receives :class:`odbridge.sync.engine.Progress` after every page, from any thread."""
+
+    def __init__(self, console: Console, *, interactive: bool | None = None) -> None:
+        self.interactive = console.is_terminal if interactive is None else interactive
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[practice]}[/bold] {task.fields[mode]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("rows · {task.fields[pages]} pages · {task.fields[changes]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> SyncProgressView:
+        if self.interactive:
+            self._bar.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.interactive:
+            self._bar.stop()
+
+    def __call__(self, progress: SyncProgress) -> None:
+        changes = f"{progress.inserted} new, {progress.updated} changed"
+        if not self.interactive:
+            if progress.done or progress.pages % LOG_EVERY_PAGES == 0:
+                log.info(
+                    "%s %s: %d pages, %d rows (%s)%s",
+                    progress.practice,
+                    progress.mode,
+                    progress.pages,
+                    progress.rows,
+                    changes,
+                    " done" if progress.done else "",
+                )
+            return
+        total = max(progress.expected_rows or 0, progress.rows) or None
+        with self._lock:
+            task = self._tasks.get(progress.practice)
+            if task is None:
+                task = self._bar.add_task(
+                    "sync",
+                    total=total,
+                    practice=progress.practice,
+                    mode=progress.mode,
+                    pages=0,
+                    changes="",
+                )
+                self._tasks[progress.practice] = task
+        self._bar.update(
+            task,
+            completed=progress.rows,
+            total=progress.rows if progress.done else total,
+            pages=progress.pages,
+            changes=changes,
+        )

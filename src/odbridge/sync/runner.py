@@ -1,0 +1,109 @@
+"""Run syncs: one practice, several concurrently, or on a schedule until told to stop."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from odbridge.api.client import Client
+from odbridge.config import PracticeProfile
+from odbridge.sync.engine import (
+    DEFAULT_OVERLAP,
+    DEFAULT_RECONCILE_EVERY,
+    Progress,
+    RunMode,
+    RunSummary,
+    SyncEngine,
+)
+
+log = logging.getLogger("odbridge.sync")
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def sync_practice(
+    engine: Engine,
+    profile: PracticeProfile,
+    *,
+    mode: RunMode = "auto",
+    stop: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    reconcile_every: int = DEFAULT_RECONCILE_EVERY,
+) -> RunSummary:
+    """One run for one practice, with its own client (and so its own key's pacing)."""
+    with Client(profile=profile) as client:
+        sync = SyncEngine(
+            engine,
+            client,
+            profile.name,
+            overlap=overlap,
+            reconcile_every=reconcile_every,
+            on_progress=on_progress,
+            stop=stop,
+        )
+        return sync.run(mode)
+
+
+def sync_practices(
+    engine: Engine,
+    profiles: Sequence[PracticeProfile],
+    **options: object,
+) -> list[RunSummary]:
+    """Sync several practices at once; each is paced by its own key, so N practices take
+    about as long as the largest one."""
+    if len(profiles) == 1:
+        return [sync_practice(engine, profiles[0], **options)]  # type: ignore[arg-type]
+    with ThreadPoolExecutor(max_workers=len(profiles), thread_name_prefix="sync") as pool:
+        futures = [
+            pool.submit(sync_practice, engine, profile, **options)  # type: ignore[arg-type]
+            for profile in profiles
+        ]
+        return [future.result() for future in futures]
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"15m"`` → 15 minutes; units s, m, h, d (seconds when none). ValueError if unreadable."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a duration such as 30s, 15m, 1h or 1d")
+    amount, unit = float(match.group(1)), match.group(2) or "s"
+    seconds = amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds <= 0:
+        raise ValueError("the duration must be more than zero")
+    return timedelta(seconds=seconds)
+
+
+def run_every(
+    every: timedelta,
+    job: Callable[[], object],
+    stop: threading.Event,
+) -> int:
+    """Run ``job`` now and then every ``every`` (start to start) until ``stop`` is set.
+
+    Returns the number of runs. A failing run is logged and the schedule goes on.
+    """
+    runs = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            job()
+        except Exception as exc:  # keep the schedule alive; the run log has the details
+            log.error("scheduled sync failed: %s", exc)
+        runs += 1
+        pause = max(0.0, started + every.total_seconds() - time.monotonic())
+        if not stop.is_set():
+            log.info("next sync in %.0f s", pause)
+        if stop.wait(pause):
+            break
+    return runs

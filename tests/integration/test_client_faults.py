@@ -1,0 +1,78 @@
+"""Under 20% injected faults every patient still arrives exactly once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from odbridge.api.client import Client
+from odbridge.api.pacing import reset_pacers
+from odbridge.api.retry import RetryPolicy
+from odbridge.simulator.server import SimulatorServer
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
+
+pytestmark = pytest.mark.integration
+
+FAULTS_20_PERCENT = {
+    "error500": 0.05,
+    "reset": 0.04,
+    "truncated": 0.04,
+    "malformed": 0.03,
+    "timeout": 0.02,
+    "slow": 0.02,
+    "timeout_seconds": 0.05,
+    "slow_seconds": 0.05,
+    "seed": 3,
+}
+QUICK_RETRY = RetryPolicy(max_attempts=8, initial=0.01, max_wait=0.1, jitter=0.01)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("ODBRIDGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
+    reset_pacers()
+
+
+def client_for(sim: SimulatorServer, **overrides: Any) -> Client:
+    values: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "tier": sim.settings.tier,
+        "rate_interval": sim.settings.interval,
+        "page_size": sim.settings.page_cap,
+        "retry": QUICK_RETRY,
+    }
+    values.update(overrides)
+    return Client(DEV_KEY, CUST_KEY, **values)
+
+
+def test_full_read_under_faults_returns_every_patient_once(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    sim = simulator_factory(patients=1500)
+    sim.set_faults(FAULTS_20_PERCENT)
+    with client_for(sim) as client:
+        pat_nums = [p.pat_num for p in client.patients.iter()]
+    truth = sorted(p["PatNum"] for p in sim.all_patients())
+    assert sorted(pat_nums) == truth
+    assert len(pat_nums) == len(set(pat_nums)) == 1500
+    faults = sim.stats()["faults"]
+    assert sum(faults.values()) >= 3  # the faults really happened
+    assert client.stats.retries == sum(faults.values()) - faults.get("slow", 0)
+
+
+def test_paced_incremental_read_under_faults(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(patients=600, rate_interval=0.05, throttle="reject")
+    sim.set_faults(FAULTS_20_PERCENT)
+    with client_for(sim) as client:
+        changed = list(client.patients.iter_changed("2000-01-01 00:00:00"))
+    assert sorted(p.pat_num for p in changed) == list(range(1, 601))
+    assert all(p.server_date_time is not None for p in changed)
+    stats = sim.stats()
+    assert stats["throttled"] == 0
+    assert sum(stats["faults"].values()) >= 1

@@ -1,0 +1,105 @@
+"""Pacing against the simulator's throttle: no 429s when configured right, recovery when not."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from odbridge.api.client import Client
+from odbridge.api.pacing import reset_pacers
+from odbridge.api.paging import PageInfo
+from odbridge.api.retry import RetryPolicy
+from odbridge.simulator.server import SimulatorServer
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("ODBRIDGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
+    reset_pacers()
+
+
+def client_for(sim: SimulatorServer, **overrides: Any) -> Client:
+    values: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "tier": sim.settings.tier,
+        "rate_interval": sim.settings.interval,
+        "page_size": sim.settings.page_cap,
+    }
+    values.update(overrides)
+    return Client(DEV_KEY, CUST_KEY, **values)
+
+
+def test_paced_full_read_of_2000_patients_is_never_throttled(
+    simulator_factory: SimulatorFactory,
+) -> None:
+    interval = 0.1
+    sim = simulator_factory(patients=2000, rate_interval=interval, throttle="reject")
+    pages: list[PageInfo] = []
+    with client_for(sim) as client:
+        started = time.monotonic()
+        pat_nums = [p.pat_num for p in client.patients.iter(on_page=pages.append)]
+        wall = time.monotonic() - started
+    stats = sim.stats()
+    assert stats["throttled"] == 0
+    assert client.stats.throttled == 0
+    assert client.stats.retries == 0
+    assert len(pat_nums) == 2000
+    assert len(set(pat_nums)) == 2000
+    requests = len(pages)
+    assert requests == stats["requests"] == 21  # 20 full pages and the empty one that ends it
+    assert wall / (requests * interval) <= 1.02
+
+
+def test_two_clients_of_one_key_share_the_budget(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(patients=300, rate_interval=0.1, throttle="reject")
+    counts: list[int] = []
+
+    def read_all() -> None:
+        with client_for(sim) as client:
+            counts.append(sum(1 for _ in client.patients.iter()))
+
+    threads = [threading.Thread(target=read_all) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counts == [300, 300]
+    assert sim.stats()["throttled"] == 0
+
+
+def test_recovers_from_429_by_honouring_retry_after_and_slowing_down(
+    simulator_factory: SimulatorFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = simulator_factory(patients=500, rate_interval=0.3, throttle="reject")
+    retry = RetryPolicy(initial=0.05, jitter=0)
+    with (
+        caplog.at_level("WARNING", logger="odbridge.api"),
+        client_for(sim, rate_interval=0.2, retry=retry) as client,
+    ):
+        pat_nums = [p.pat_num for p in client.patients.iter()]
+        widened = client.rate_interval
+    throttled = sim.stats()["throttled"]
+    assert sorted(pat_nums) == list(range(1, 501))
+    assert 1 <= throttled <= 3
+    assert client.stats.throttled == throttled
+    assert widened > 0.3
+    assert sum("throttled by the server" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_server_that_holds_requests_is_fine_too(simulator_factory: SimulatorFactory) -> None:
+    sim = simulator_factory(patients=300, rate_interval=0.15, throttle="delay")
+    with client_for(sim, rate_interval=0) as client:
+        assert sum(1 for _ in client.patients.iter()) == 300
+    assert client.stats.throttled == 0
+    assert sim.stats()["by_status"] == {"200": 4}

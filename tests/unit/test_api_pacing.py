@@ -1,0 +1,179 @@
+"""The pacer: start-to-start spacing, sharing per customer key, reaction to 429s."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from odbridge.api import pacing
+from odbridge.api.pacing import Pacer, pacer_for, reset_pacers, safety_margin
+
+pytestmark = pytest.mark.unit
+
+
+class FakeClock:
+    """A clock that only moves when something sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry() -> None:
+    reset_pacers()
+
+
+def fake_pacer(interval: float, **kwargs: float) -> tuple[Pacer, FakeClock]:
+    clock = FakeClock()
+    return Pacer(interval, clock=clock, sleep=clock.sleep, **kwargs), clock
+
+
+def test_first_request_starts_at_once_then_spaced_by_interval_plus_margin() -> None:
+    pacer, clock = fake_pacer(1.0)
+    starts = []
+    for _ in range(5):
+        pacer.acquire()
+        starts.append(clock.now)
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert clock.sleeps[0] == pytest.approx(1.01)
+    assert all(gap == pytest.approx(1.0 + safety_margin(1.0)) for gap in gaps)
+
+
+@pytest.mark.parametrize("interval", [0.2, 0.5, 1.0, 5.0])
+def test_margin_keeps_budget_within_two_percent(interval: float) -> None:
+    margin = safety_margin(interval)
+    assert margin > 0
+    assert (interval + margin) / interval <= 1.02
+
+
+def test_time_spent_working_counts_towards_the_interval() -> None:
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()
+    clock.now += 0.7  # the request took 0.7 s
+    assert pacer.acquire() == pytest.approx(0.3)
+    clock.now += 3.0  # idle longer than the interval
+    assert pacer.acquire() == 0.0
+
+
+def test_zero_interval_never_waits() -> None:
+    pacer, clock = fake_pacer(0.0)
+    for _ in range(10):
+        assert pacer.acquire() == 0.0
+    assert clock.sleeps == []
+
+
+def test_negative_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match=">= 0"):
+        Pacer(-1)
+
+
+def test_threads_share_the_budget_and_starts_never_crowd() -> None:
+    interval = 0.02
+    pacer = Pacer(interval, margin=0.0)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(5):
+            pacer.acquire()
+            with lock:
+                starts.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    starts.sort()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 20
+    assert min(gaps) >= interval - 0.005  # scheduler jitter only
+    assert starts[-1] - starts[0] >= 19 * interval - 0.005
+
+
+def test_429_holds_starts_for_retry_after_and_widens(caplog: pytest.LogCaptureFixture) -> None:
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()
+    pacer.acquire()
+    with caplog.at_level(logging.WARNING, logger="odbridge.api"):
+        pacer.throttled(retry_after=4.0)
+        pacer.throttled(retry_after=4.0)
+    assert pacer.interval == pytest.approx(1.5625)  # 1.0 x 1.25 x 1.25
+    assert len([r for r in caplog.records if "throttled" in r.getMessage()]) == 1
+    before = clock.now
+    pacer.acquire()
+    assert clock.now - before == pytest.approx(4.0)
+
+
+def test_widening_is_capped() -> None:
+    pacer, _ = fake_pacer(1.0)
+    pacer.acquire()
+    pacer.acquire()
+    for _ in range(20):
+        pacer.throttled(retry_after=0)
+    assert pacer.interval == pytest.approx(pacing.MAX_WIDEN)
+    assert pacer.base_interval == 1.0
+
+
+def test_a_429_on_the_first_request_does_not_widen() -> None:
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()
+    pacer.throttled(retry_after=2.0)
+    assert pacer.interval == 1.0
+    before = clock.now
+    pacer.acquire()
+    assert clock.now - before == pytest.approx(2.0)
+
+
+def test_429_without_retry_after_waits_one_interval() -> None:
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()
+    clock.now += 5
+    pacer.throttled()
+    assert pacer.acquire() == pytest.approx(1.0)
+
+
+def test_unthrottled_pacer_ignores_429() -> None:
+    pacer, _clock = fake_pacer(0.0)
+    pacer.acquire()
+    pacer.throttled(retry_after=10)
+    assert pacer.acquire() == 0.0
+
+
+def test_registry_shares_a_pacer_per_customer_key_and_server() -> None:
+    first = pacer_for("cust-A", 1.0, "api.example")
+    assert pacer_for(SecretStr("cust-A"), 1.0, "api.example") is first
+    assert pacer_for("cust-B", 1.0, "api.example") is not first
+    assert pacer_for("cust-A", 1.0, "other:1") is not first
+    assert pacer_for("cust-A", 0.0, "api.example") is not first
+
+
+def test_registry_follows_the_newest_setting_and_never_stores_the_key() -> None:
+    first = pacer_for("cust-SECRET-1", 1.0)
+    first.acquire()
+    first.acquire()
+    first.throttled(retry_after=0)
+    assert pacer_for("cust-SECRET-1", 1.0).interval == 1.25  # same base: widening kept
+    assert pacer_for("cust-SECRET-1", 0.5) is first
+    assert (first.base_interval, first.interval) == (0.5, 0.5)
+    assert all("cust-SECRET-1" not in key for key in pacing._registry)
+
+
+def test_waited_time_is_accounted() -> None:
+    pacer, _ = fake_pacer(0.5, margin=0.0)
+    for _ in range(3):
+        pacer.acquire()
+    assert pacer.waited == pytest.approx(1.0)
