@@ -327,7 +327,7 @@ def status(
 
     statuses = practice_statuses(_store(db))
     if not statuses:
-        console.print("The store is empty: run `odbridge sync` first.")
+        Console().print("The store is empty: run `odbridge sync` first.")
         return
     table = Table(title="Store status", title_justify="left")
     for column in ("practice", "patients", "missing", "last run", "outcome", "finished"):
@@ -349,7 +349,7 @@ def status(
             age,
             st.cursor or "-",
         )
-    console.print(table)
+    Console().print(table)
     for st in statuses:
         if st.last_error:
             console.print(f"[red]{st.practice}:[/red] {st.last_error}")

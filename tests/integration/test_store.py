@@ -1,0 +1,36 @@
+"""The store: private SQLite files, and a schema an older odbridge refuses to touch."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from odbridge.store.db import StoreError, create_store_engine
+from odbridge.store.schema import SCHEMA_VERSION, schema_version
+
+pytestmark = pytest.mark.integration
+
+
+def test_sqlite_file_and_folder_are_private(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "store.sqlite"
+    create_store_engine(f"sqlite:///{path}").dispose()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_a_newer_schema_is_refused_and_left_alone(store: Engine, store_url: str) -> None:
+    with store.begin() as connection:
+        connection.execute(schema_version.insert().values(version=SCHEMA_VERSION + 1))
+    with pytest.raises(StoreError, match="newer odbridge"):
+        create_store_engine(store_url)
+    with store.connect() as connection:
+        versions = sorted(connection.execute(schema_version.select()).scalars())
+    assert versions == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
+
+
+def test_reopening_is_idempotent(store_url: str) -> None:
+    for _ in range(2):
+        create_store_engine(store_url).dispose()
