@@ -20,6 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from odbridge import __version__
+from odbridge.export.command import export_command, views_command
 from odbridge.simulator.faults import FaultSettings, FaultSpecError, parse_fault_spec
 from odbridge.simulator.settings import Mode, SimulatorSettings, ThrottleMode, Tier
 
@@ -366,6 +367,10 @@ def _age(delta: timedelta) -> str:
     return f"{seconds // 86400} days"
 
 
+app.command("export")(export_command)
+app.command("views")(views_command)
+
+
 # -- connection check and patient reads (the API) -----------------------------------------
 PracticeOption = Annotated[
     str | None, typer.Option("--practice", "-p", help="Practice name in the config.")
@@ -603,27 +608,22 @@ def config_show(
 
 @app.command()
 def demo(
-    port: Annotated[int, typer.Option(help="Simulator port.")] = DEFAULT_SIM_PORT,
     patients: Annotated[int, typer.Option(help="Patients in the demo practice.")] = 2000,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8000,
+    simulator_port: Annotated[int, typer.Option(help="Simulator port.")] = 8780,
 ) -> None:
-    """One command to see odbridge work: start a simulated practice (sync and dashboard follow)."""
-    simulate(
-        host="127.0.0.1",
-        port=port,
-        patients=patients,
-        seed=42,
-        developer_key="demo-developer-key",
-        customer_key="demo-customer-key",
-        disabled_key=None,
-        tier="full",
-        mode=None,
-        rate_interval=None,
-        page_limit=None,
-        throttle="reject",
-        faults="",
-        accept_basic=False,
-        changes_per_minute=6,
-    )
+    """See odbridge work, no practice needed: simulator → sync → dashboard, one command."""
+    from odbridge.demo import DemoOptions, run_demo
+    from odbridge.store.db import StoreError
+
+    _setup_logging("WARNING")
+    options = DemoOptions(patients=patients, dashboard_port=port, simulator_port=simulator_port)
+    try:
+        run_demo(options, Console())
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"Cannot start the demo: {exc.strerror or exc}. Is the port in use?") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

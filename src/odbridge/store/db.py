@@ -98,12 +98,18 @@ def create_store_engine(url: str | None = None) -> Engine:
         raise StoreError(f"Cannot use {describe_url(resolved)}: {exc}") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    ensure_schema(engine, describe_url(resolved))
+    if ensure_schema(engine, describe_url(resolved)):
+        from odbridge.store.views import create_views
+
+        create_views(engine)  # a new store gets the reporting views at once
     return engine
 
 
-def ensure_schema(engine: Engine, where: str = "the store") -> None:
-    """Create missing tables, upgrade an older schema, refuse a newer one."""
+def ensure_schema(engine: Engine, where: str = "the store") -> bool:
+    """Create missing tables, upgrade an older schema, refuse a newer one.
+
+    True when the store was new (or upgraded), so views should be (re)made.
+    """
     try:
         with engine.begin() as connection:
             metadata.create_all(connection)
@@ -111,7 +117,7 @@ def ensure_schema(engine: Engine, where: str = "the store") -> None:
             current = max(found, default=None)
             if current is None:
                 connection.execute(schema_version.insert().values(version=SCHEMA_VERSION))
-                return
+                return True
             if current > SCHEMA_VERSION:
                 raise StoreError(
                     f"{where} was written by a newer odbridge (schema {current}; this one "
@@ -120,6 +126,7 @@ def ensure_schema(engine: Engine, where: str = "the store") -> None:
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[version](connection)
                 connection.execute(schema_version.insert().values(version=version))
+            return bool(current < SCHEMA_VERSION)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
         raise StoreError(f"Cannot open {where}: {reason}") from None

@@ -1,0 +1,166 @@
+"""The ``odbridge export`` and ``odbridge views`` commands (Typer), registered by ``cli.py``:
+
+    app.command("export")(export_command)
+    app.command("views")(views_command)
+
+They parse options, call :func:`odbridge.export.export` / :func:`create_views`, and print one
+line of outcome to standard error (standard output may be carrying the export).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from odbridge.export.errors import ExportError
+
+console = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+def _parse_since(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        if len(value.strip()) == 10:
+            return date.fromisoformat(value.strip())
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _fail(
+            f"--changed-since must be a date (YYYY-MM-DD) or a UTC date-time, not '{value}'."
+        ) from None
+
+
+def export_command(
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out", "-o", help="File to write, or - for standard output (csv, jsonl, fhir)."
+        ),
+    ] = None,
+    format_: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv | jsonl | parquet | xlsx | fhir (default: from the file name).",
+        ),
+    ] = None,
+    practice: Annotated[
+        str | None, typer.Option("--practice", "-p", help="One practice (default: all).")
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="PatStatus to include, e.g. Patient (repeatable or comma list; default all).",
+        ),
+    ] = None,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            help="Only rows that changed in the store on or after this day (YYYY-MM-DD, UTC)."
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="Comma list of columns (tabular formats); see --list-columns."),
+    ] = None,
+    deidentify: Annotated[
+        bool, typer.Option("--deidentify", help="HIPAA Safe Harbor de-identification.")
+    ] = False,
+    fhir_bundle: Annotated[
+        bool,
+        typer.Option("--fhir-bundle", help="FHIR: one collection Bundle instead of NDJSON."),
+    ] = False,
+    include_missing: Annotated[
+        bool,
+        typer.Option(
+            "--include-missing", help="Also rows the source no longer returns (marked missing)."
+        ),
+    ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--deid-key-file",
+            envvar="ODBRIDGE_DEID_KEY_FILE",
+            help="Key of the pseudonymous ids (default: in the user data directory).",
+        ),
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
+    ] = None,
+    list_columns: Annotated[
+        bool, typer.Option("--list-columns", help="Print the exportable columns and stop.")
+    ] = False,
+) -> None:
+    """Export patients from the store for reporting tools (CSV, JSONL, Parquet, XLSX, FHIR)."""
+    from odbridge.export.columns import DEFAULT_COLUMNS, EXPORTABLE_COLUMNS
+    from odbridge.export.run import export, format_for
+    from odbridge.store.db import StoreError, create_store_engine
+
+    if list_columns:
+        for name in EXPORTABLE_COLUMNS:
+            typer.echo(f"{name}{'' if name in DEFAULT_COLUMNS else '  (not in the default)'}")
+        return
+    if out is None:
+        raise _fail("Give the file to write with --out (or --out - for standard output).")
+    since = _parse_since(changed_since)
+    try:
+        fmt = format_ or format_for(out)
+        engine = create_store_engine(db)
+    except (ExportError, StoreError) as exc:
+        raise _fail(str(exc)) from None
+    try:
+        result = export(
+            engine,
+            format=fmt,
+            out=out,
+            practice=practice,
+            statuses=status,
+            changed_since=since,
+            columns=columns,
+            deidentify=deidentify,
+            fhir_bundle=fhir_bundle,
+            include_missing=include_missing,
+            key_file=key_file,
+        )
+    except ExportError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    where = "standard output" if result.path is None else str(result.path)
+    mode = ", de-identified" if result.deidentified else ""
+    console.print(f"Exported {result.rows:,} patients to {where} ({result.format}{mode}).")
+    if result.rows == 0:
+        console.print("[yellow]No patient matched:[/yellow] check --practice and the filters.")
+
+
+def views_command(
+    db: Annotated[
+        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
+    ] = None,
+) -> None:
+    """Create (or refresh) the reporting views in the store: v_patients and friends."""
+    from odbridge.store.db import StoreError, create_store_engine
+    from odbridge.store.views import VIEWS, create_views
+
+    try:
+        engine = create_store_engine(db)
+    except StoreError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        create_views(engine)
+    finally:
+        engine.dispose()
+    for view in VIEWS:
+        console.print(f"  {view.name:<20} {view.description}")
+    console.print(f"{len(VIEWS)} views ready.")

@@ -1,0 +1,275 @@
+"""Safe Harbor rules one by one: ZIP prefixes, ages and 90+, years, languages, pseudonyms,
+the key file, and that every exportable column has a reviewed rule."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from odbridge.export.columns import COLUMN_KINDS, DEFAULT_COLUMNS, EXPORTABLE_COLUMNS
+from odbridge.export.deidentify import (
+    KEY_FILE_ENV,
+    RESTRICTED_ZIP3,
+    RULES,
+    Pseudonymizer,
+    Rule,
+    age_label,
+    age_on,
+    birth_year,
+    default_key_file,
+    language_code,
+    layout,
+    load_or_create_key,
+    zip3,
+)
+from odbridge.export.errors import ExportError
+
+pytestmark = pytest.mark.unit
+
+TODAY = date(2026, 6, 15)
+
+
+def test_every_exportable_column_has_a_reviewed_rule() -> None:
+    assert set(RULES) == set(EXPORTABLE_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "lname",
+        "fname",
+        "middle_i",
+        "preferred",
+        "ssn",
+        "address",
+        "address2",
+        "city",
+        "hm_phone",
+        "wk_phone",
+        "wireless_phone",
+        "email",
+        "image_folder",
+        "fam_fin_urg_note",
+        "chart_number",
+        "medicaid_id",
+        "employer_num",
+        "ward",
+        "site_desc",
+        "super_family",
+    ],
+)
+def test_identifiers_are_dropped(column: str) -> None:
+    assert RULES[column] is Rule.DROP
+
+
+def test_dates_become_years_and_record_numbers_pseudonyms() -> None:
+    dates = [c for c, kind in COLUMN_KINDS.items() if kind in ("date", "datetime")]
+    assert all(RULES[c] in (Rule.YEAR, Rule.BIRTHDATE) for c in dates)
+    assert RULES["birthdate"] is Rule.BIRTHDATE
+    assert (RULES["pat_num"], RULES["guarantor"]) == (Rule.PSEUDONYM, Rule.PSEUDONYM)
+    assert RULES["zip"] is Rule.ZIP3
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("97201", "972"),
+        ("97201-1234", "972"),
+        (" 972", "972"),
+        ("03601", "000"),
+        ("69201-0001", "000"),
+        ("97", None),
+        ("", None),
+        (None, None),
+        ("K1A 0B1", None),
+        ("ab972", None),
+    ],
+)
+def test_zip3(value: str | None, expected: str | None) -> None:
+    assert zip3(value) == expected
+
+
+def test_every_restricted_prefix_becomes_000() -> None:
+    assert len(RESTRICTED_ZIP3) == 17
+    for prefix in RESTRICTED_ZIP3:
+        assert zip3(prefix + "12") == "000"
+
+
+@pytest.mark.parametrize(
+    ("born", "age", "label", "year"),
+    [
+        (date(2026, 6, 15), 0, "0", 2026),
+        (date(1990, 6, 15), 36, "36", 1990),
+        (date(1990, 6, 16), 35, "35", 1990),
+        (date(1936, 6, 16), 89, "89", 1936),
+        (date(1936, 6, 15), 90, "90+", None),
+        (date(1900, 1, 1), 126, "90+", None),
+        (date(2030, 1, 1), None, None, None),
+        (None, None, None, None),
+    ],
+)
+def test_age_and_birth_year(
+    born: date | None, age: int | None, label: str | None, year: int | None
+) -> None:
+    assert age_on(born, TODAY) == age
+    assert age_label(age) == label
+    assert birth_year(born, TODAY) == year
+
+
+def test_leap_day_birthday() -> None:
+    assert age_on(date(2000, 2, 29), date(2026, 2, 28)) == 25
+    assert age_on(date(2000, 2, 29), date(2026, 3, 1)) == 26
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("eng", "eng"), (" SPA ", "spa"), ("Cantonese", "other"), ("", None), (None, None)],
+)
+def test_language(value: str | None, expected: str | None) -> None:
+    assert language_code(value) == expected
+
+
+def test_pseudonyms() -> None:
+    one = Pseudonymizer(b"a" * 32)
+    value = one("main", 7)
+    assert value is not None
+    assert len(value) == 32
+    assert int(value, 16) >= 0
+    assert one("main", 7) == value
+    assert one("main", 8) != value
+    assert one("other", 7) != value
+    assert Pseudonymizer(b"b" * 32)("main", 7) != value
+    assert one("main", None) is None
+    assert "a" * 8 not in repr(one)
+    with pytest.raises(ValueError, match="32 bytes"):
+        Pseudonymizer(b"short")
+
+
+def test_the_key_is_made_once_private_and_then_reused(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "deid.key"
+    key = load_or_create_key(path)
+    assert len(key) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert load_or_create_key(path) == key
+    assert path.read_text(encoding="ascii").strip() == key.hex()
+    assert [p.name for p in path.parent.iterdir()] == ["deid.key"]  # no temporary left
+    assert load_or_create_key(tmp_path / "another.key") != key
+
+
+def test_the_key_file_can_be_chosen_by_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_FILE_ENV, str(tmp_path / "env.key"))
+    assert default_key_file() == tmp_path / "env.key"
+    key = load_or_create_key()
+    assert (tmp_path / "env.key").read_text(encoding="ascii").strip() == key.hex()
+    monkeypatch.delenv(KEY_FILE_ENV)
+    assert default_key_file().name == "deid.key"
+    assert "odbridge" in str(default_key_file())
+
+
+def test_a_damaged_key_is_refused_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "deid.key"
+    path.write_text("not hex at all\n", encoding="ascii")
+    with pytest.raises(ExportError, match="not a de-identification key"):
+        load_or_create_key(path)
+    path.write_text("abcd\n", encoding="ascii")
+    with pytest.raises(ExportError, match="Restore the original key"):
+        load_or_create_key(path)
+    assert path.read_text(encoding="ascii") == "abcd\n"
+
+
+def test_an_unreadable_key_or_place_is_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="ascii")
+    with pytest.raises(ExportError, match=r"Cannot read the de-identification key .*directory"):
+        load_or_create_key(blocker / "deid.key")
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refuse)
+    with pytest.raises(ExportError, match=r"Cannot create .*Permission denied\. Point ODBRIDGE"):
+        load_or_create_key(tmp_path / "deid.key")
+
+
+def test_a_key_others_can_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "deid.key"
+    key = load_or_create_key(path)
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="odbridge.export"):
+        assert load_or_create_key(path) == key
+    assert "chmod 600" in caplog.text
+    assert key.hex() not in caplog.text
+
+
+def test_layout_of_the_default_columns() -> None:
+    found = layout(DEFAULT_COLUMNS, Pseudonymizer(b"k" * 32), TODAY)
+    names = [c.name for c in found.columns]
+    assert names[0] == "patient_id"
+    assert found.selected[:2] == ("practice", "pat_num")
+    for dropped in ("lname", "ssn", "zip", "birthdate", "pat_num", "guarantor", "city"):
+        assert dropped not in names
+    assert {"birth_year", "age", "zip3", "family_id", "date_tstamp_year"} <= set(names)
+    kinds = {c.name: c.kind for c in found.columns}
+    assert (kinds["birth_year"], kinds["age"], kinds["est_balance"]) == ("int", "text", "money")
+
+
+def test_layout_transforms_a_row() -> None:
+    pseudonymize = Pseudonymizer(b"k" * 32)
+    found = layout(
+        ["zip", "birthdate", "guarantor", "est_balance", "date_tstamp", "language"],
+        pseudonymize,
+        TODAY,
+    )
+    assert found.selected == (
+        "practice",
+        "pat_num",
+        "zip",
+        "birthdate",
+        "guarantor",
+        "est_balance",
+        "date_tstamp",
+        "language",
+    )
+    row = (
+        "main",
+        5,
+        "03601-22",
+        date(1930, 1, 1),
+        4,
+        Decimal("1.50"),
+        datetime(2025, 3, 4, 5, 6, 7),
+        "Tagalog",
+    )
+    assert found.transform(row) == (
+        pseudonymize("main", 5),
+        "000",
+        None,
+        "90+",
+        pseudonymize("main", 4),
+        Decimal("1.50"),
+        2025,
+        "other",
+    )
+    assert [c.name for c in found.columns] == [
+        "patient_id",
+        "zip3",
+        "birth_year",
+        "age",
+        "family_id",
+        "est_balance",
+        "date_tstamp_year",
+        "language",
+    ]
