@@ -11,6 +11,16 @@ if command -v pg_isready >/dev/null 2>&1 && ! pg_isready -q -h 127.0.0.1 -p 5432
   fi
 fi
 
+# Debian's Chromium for the browser tests (a test tool's own browser download does not work
+# on a closed network; the tests drive /usr/bin/chromium through Playwright).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium (apt)"
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

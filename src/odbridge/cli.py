@@ -606,6 +606,91 @@ def config_show(
     Console().print(table)
 
 
+# -- the dashboard -----------------------------------------------------------------------
+@app.command()
+def serve(
+    db: Annotated[
+        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Interface to bind (default: this machine only).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    ssl_certfile: Annotated[str | None, typer.Option(help="TLS certificate (PEM).")] = None,
+    ssl_keyfile: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
+) -> None:
+    """Serve the practice dashboard (login required) from the local store."""
+    from odbridge.dashboard.server import load_secret_key
+    from odbridge.dashboard.server import serve as serve_dashboard
+    from odbridge.dashboard.users import list_users
+
+    _setup_logging()
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise fail("Give both --ssl-certfile and --ssl-keyfile, or neither.")
+    engine = _store(db)
+    if not list_users(engine):
+        raise fail("No dashboard users yet: create one with `odbridge user add NAME --role admin`.")
+    console.print(f"Dashboard at http://{host}:{port}/ (Ctrl-C stops it)")
+    serve_dashboard(
+        engine,
+        host=host,
+        port=port,
+        secret_key=load_secret_key(),  # kept in a 0600 file: sessions survive a restart
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+
+
+user_app = typer.Typer(help="Dashboard logins.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[str, typer.Option(help="admin (sees the audit log) | viewer.")] = "viewer",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    db: Annotated[
+        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
+    ] = None,
+) -> None:
+    """Create a dashboard login; the password is asked for (hidden) or read from stdin."""
+    from odbridge.dashboard.users import UserError, add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    engine = _store(db)
+    try:
+        user = add_user(engine, username, password, role=role)
+    except UserError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"User '{user.username}' ({user.role}) created.")
+
+
+@user_app.command("list")
+def user_list(
+    db: Annotated[
+        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
+    ] = None,
+) -> None:
+    """The dashboard logins and their roles."""
+    from odbridge.dashboard.users import list_users
+
+    table = Table("user", "role", "created (UTC)", "disabled")
+    for user in list_users(_store(db)):
+        table.add_row(
+            user.username,
+            user.role,
+            f"{user.created_at:%Y-%m-%d %H:%M}",
+            "yes" if getattr(user, "disabled", False) else "",
+        )
+    Console().print(table)
+
+
 @app.command()
 def demo(
     patients: Annotated[int, typer.Option(help="Patients in the demo practice.")] = 2000,

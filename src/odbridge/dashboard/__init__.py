@@ -1,0 +1,18 @@
+"""The practice dashboard: a local web view over the store (never the Open Dental API).
+
+from odbridge.dashboard import create_app, serve, add_user
+"""
+
+from odbridge.dashboard.app import create_app
+from odbridge.dashboard.server import DashboardServer, serve
+from odbridge.dashboard.users import UserError, add_user, list_users, set_password
+
+__all__ = [
+    "DashboardServer",
+    "UserError",
+    "add_user",
+    "create_app",
+    "list_users",
+    "serve",
+    "set_password",
+]

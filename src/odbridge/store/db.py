@@ -64,6 +64,20 @@ def _prepare_sqlite_file(path: Path) -> None:
         ) from None
 
 
+def describe_db_error(exc: BaseException) -> str:
+    """A database error as one line without any row values, for messages and the run log.
+
+    PostgreSQL's details can quote a whole row ("Failing row contains (...)"), and drivers
+    may echo parameters: only the error class and the server's primary message are kept.
+    """
+    orig = getattr(exc, "orig", None) or exc
+    diag = getattr(orig, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or (str(orig).strip().splitlines() or [""])[0]
+    text = text.split(" DETAIL:")[0].strip()
+    return f"{type(orig).__name__}: {text}" if text else type(orig).__name__
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -93,9 +107,18 @@ def create_store_engine(url: str | None = None) -> Engine:
     elif parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
-        engine = create_engine(parsed, pool_pre_ping=True, **kwargs)
+        # hide_parameters: an error must never carry a row's values (patient data) into a
+        # message, a log or the run log.
+        engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **kwargs)
     except (NoSuchModuleError, ArgumentError) as exc:
         raise StoreError(f"Cannot use {describe_url(resolved)}: {exc}") from None
+    except ImportError as exc:  # a driver named in the URL that is not installed
+        raise StoreError(
+            f"Cannot use {describe_url(resolved)}: its database driver '{exc.name}' is not "
+            "installed. Use sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DATABASE."
+        ) from None
+    except SQLAlchemyError as exc:
+        raise StoreError(f"Cannot use {describe_url(resolved)}: {describe_db_error(exc)}") from None
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     if ensure_schema(engine, describe_url(resolved)):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
 )
 
 SCHEMA_VERSION = 1
@@ -113,6 +114,15 @@ Index("ix_patients_clinic", patients.c.practice, patients.c.clinic_num)
 Index("ix_patients_provider", patients.c.practice, patients.c.pri_prov)
 Index("ix_patients_guarantor", patients.c.practice, patients.c.guarantor)
 Index("ix_patients_stamp", patients.c.practice, patients.c.date_tstamp)
+# PostgreSQL: the dashboard's case-insensitive "starts with" name search (lower(x) LIKE 'a%')
+# needs pattern-ops expression indexes; SQLite's LIKE uses its plain indexes instead.
+for _column in ("lname", "fname", "preferred"):
+    Index(
+        f"ix_patients_{_column}_lower",
+        patients.c.practice,
+        func.lower(patients.c[_column]).label(f"{_column}_lower"),
+        postgresql_ops={f"{_column}_lower": "text_pattern_ops"},
+    ).ddl_if(dialect="postgresql")
 
 sync_state = Table(
     "sync_state",
@@ -167,7 +177,9 @@ audit_log = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime, nullable=False, comment="UTC"),
     Column("username", String(100), nullable=False),
-    Column("action", String(40), nullable=False, comment="view | export | login | login_failed"),
+    Column(
+        "action", String(40), nullable=False, comment="view, export, login, login_failed, logout"
+    ),
     Column("what", String(255), nullable=False, comment="page, export format or target"),
     Column("rows", Integer, nullable=True, comment="patient rows shown or written"),
     Column("practice", String(100), nullable=True),

@@ -24,11 +24,13 @@ from typing import Any, Literal
 from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from odbridge.api.client import Client
 from odbridge.api.errors import OpenDentalError
 from odbridge.api.models import API_DATETIME_FORMAT, ApiModel
 from odbridge.api.paging import PageInfo
+from odbridge.store.db import describe_db_error
 from odbridge.store.schema import sync_runs, sync_state
 from odbridge.sync.resources import PATIENTS, Resource, Row
 
@@ -157,8 +159,15 @@ class SyncEngine:
             summary.outcome = "interrupted"
         except OpenDentalError as exc:
             summary.outcome, summary.error = "failed", str(exc)
+        except SQLAlchemyError as exc:  # the store refused a page (or went away)
+            summary.outcome = "failed"
+            summary.error = (
+                f"The store could not save a page: {describe_db_error(exc)}. Nothing was "
+                "lost; the next sync retries from the last saved page."
+            )
         except Exception as exc:
-            summary.outcome, summary.error = "failed", f"{type(exc).__name__}: {exc}"
+            # The text of an unexpected error may quote data: the run log keeps its type only.
+            summary.outcome, summary.error = "failed", f"unexpected {type(exc).__name__}"
             self._finish_run(summary, before, started)
             raise
         self._finish_run(summary, before, started)
@@ -203,6 +212,9 @@ class SyncEngine:
                 runs_since_reconcile=0,
             )
             self._save_counts(connection, run_id, progress)
+        with self.engine.begin() as connection:
+            # fresh planner statistics after a pass that may have changed many rows
+            connection.exec_driver_sql(f"ANALYZE {self.table.name}")
         progress.done = True
         self._report(progress)
         return new_cursor

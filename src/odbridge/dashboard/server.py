@@ -1,0 +1,172 @@
+"""Serve the dashboard with uvicorn: in the foreground (``serve``) or in a background thread
+(``DashboardServer``, for tests, benchmarks and the demo).
+
+uvicorn's access log is off: its lines carry query strings, and a query string can hold a
+search for a patient's name. The dashboard logs method, route and status instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import platformdirs
+import uvicorn
+from sqlalchemy import Engine
+from starlette.applications import Starlette
+
+from odbridge.dashboard.app import DEFAULT_IDLE_TIMEOUT, create_app
+from odbridge.dashboard.security import is_loopback, log
+
+NOT_LOOPBACK_WARNING = (
+    "The dashboard listens on {host}, beyond this machine, without TLS: patient data and "
+    "passwords would cross the network in clear text. Use --ssl-certfile/--ssl-keyfile, or "
+    "a TLS reverse proxy, or listen on 127.0.0.1."
+)
+
+
+def _config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,  # its lines carry query strings: search terms are patient data
+        server_header=False,
+        http="h11",
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        **extra,
+    )
+
+
+def default_secret_path() -> Path:
+    """``<user data dir>/odbridge/dashboard-secret.key``."""
+    return Path(platformdirs.user_data_dir("odbridge", appauthor=False)) / "dashboard-secret.key"
+
+
+def load_secret_key(path: Path | None = None) -> bytes:
+    """The key that signs session cookies, kept in a private file (0600) so that sessions
+    survive a restart; made (32 random bytes) on first use. Delete the file to end every
+    session."""
+    path = path or default_secret_path()
+    try:
+        key = path.read_bytes()
+        if len(key) >= 32:
+            return key
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_bytes(32)
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(key)
+    os.chmod(path, 0o600)
+    return key
+
+
+def serve(
+    engine: Engine,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    secret_key: bytes | None = None,
+    idle_timeout: timedelta = DEFAULT_IDLE_TIMEOUT,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    sync_every: timedelta | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve the dashboard until interrupted.
+
+    TLS (``ssl_certfile`` + ``ssl_keyfile``) also makes the session cookie Secure. Listening
+    beyond loopback without TLS logs a warning (see :func:`tls_warning`).
+    """
+    warning = tls_warning(host, tls=ssl_certfile is not None)
+    if warning:
+        log.warning(warning)
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    app = create_app(
+        engine,
+        secret_key=secret_key,
+        idle_timeout=idle_timeout,
+        secure_cookies=ssl_certfile is not None,
+        sync_every=sync_every,
+    )
+    extra: dict[str, Any] = {}
+    if ssl_certfile:
+        extra.update(ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
+    uvicorn.Server(_config(app, host, port, log_level, **extra)).run()
+
+
+def tls_warning(host: str, *, tls: bool) -> str | None:
+    """The warning to show when serving beyond loopback without TLS, else None."""
+    if tls or is_loopback(host):
+        return None
+    return NOT_LOOPBACK_WARNING.format(host=host)
+
+
+class DashboardServer:
+    """The dashboard on a free 127.0.0.1 port in a background thread; a context manager.
+
+    >>> with DashboardServer(create_app(engine)) as server:
+    ...     server.url  # 'http://127.0.0.1:PORT'
+    """
+
+    def __init__(self, app: Starlette, *, host: str = "127.0.0.1", log_level: str = "warning"):
+        self.app = app
+        self.host = host
+        self.log_level = log_level
+        self.port = 0
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> DashboardServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        self._server = uvicorn.Server(_config(self.app, self.host, self.port, self.log_level))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="dashboard"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the dashboard did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+
+    def __enter__(self) -> DashboardServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
