@@ -15,7 +15,6 @@ from rich.progress import (
     TaskID,
     TextColumn,
     TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 
 from odbridge.sync.engine import Progress as SyncProgress
@@ -37,7 +36,7 @@ class SyncProgressView:
             MofNCompleteColumn(),
             TextColumn("rows · {task.fields[pages]} pages · {task.fields[changes]}"),
             TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            TextColumn("{task.fields[eta]}"),
             console=console,
             transient=False,
         )
@@ -72,7 +71,12 @@ class SyncProgressView:
                     " done" if progress.done else "",
                 )
             return
-        total = max(progress.expected_rows or 0, progress.rows) or None
+        # the total is known from the last sync (else the bar pulses); the time left comes
+        # from the rate limit: pages still to read x the interval between requests
+        expected = progress.expected_rows
+        total = expected if expected and expected >= progress.rows else None
+        eta = progress.eta_seconds
+        eta_text = f"~{eta:.0f} s left at the rate limit" if eta and not progress.done else ""
         with self._lock:
             task = self._tasks.get(progress.practice)
             if task is None:
@@ -83,6 +87,7 @@ class SyncProgressView:
                     mode=progress.mode,
                     pages=0,
                     changes="",
+                    eta="",
                 )
                 self._tasks[progress.practice] = task
         self._bar.update(
@@ -91,4 +96,5 @@ class SyncProgressView:
             total=progress.rows if progress.done else total,
             pages=progress.pages,
             changes=changes,
+            eta=eta_text,
         )
