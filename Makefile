@@ -14,6 +14,7 @@ lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
+	.venv/bin/bandit -r src -q
 
 clean:
 	rm -rf .venv .pytest_cache .mypy_cache .ruff_cache build dist

@@ -26,5 +26,7 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
+echo "== bandit"
+.venv/bin/bandit -r src -q
 echo "== pytest"
 .venv/bin/pytest "$@"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -54,7 +55,7 @@ def _setup_logging(level: str = "INFO") -> None:
 
 def fail(message: str) -> typer.Exit:
     """Print one clear sentence and exit with code 2 (bad input or configuration)."""
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     return typer.Exit(code=2)
 
 
@@ -312,7 +313,7 @@ def _print_summaries(summaries: list[RunSummary]) -> None:
     console.print(table)
     for s in summaries:
         if s.error:
-            console.print(f"[red]{s.practice}:[/red] {s.error}")
+            console.print(f"[red]{escape(s.practice)}:[/red] {escape(s.error)}")
         elif s.outcome == "interrupted":
             console.print(f"{s.practice}: stopped cleanly; the next sync resumes from here.")
 
@@ -353,7 +354,7 @@ def status(
     Console().print(table)
     for st in statuses:
         if st.last_error:
-            console.print(f"[red]{st.practice}:[/red] {st.last_error}")
+            console.print(f"[red]{escape(st.practice)}:[/red] {escape(st.last_error)}")
 
 
 def _age(delta: timedelta) -> str:
@@ -383,13 +384,19 @@ ModeOption = Annotated[
 ]
 
 
-def _profile(practice: str | None, base_url: str | None, mode: str | None) -> PracticeProfile:
+def _profile(
+    practice: str | None, base_url: str | None, mode: str | None, *, keys: bool = False
+) -> PracticeProfile:
+    """The practice's settings; with ``keys``, both keys must be set (else exit 2)."""
     from odbridge.config import ConfigError, resolve_profile
 
     try:
-        return resolve_profile(practice, base_url=base_url, mode=mode)
+        profile = resolve_profile(practice, base_url=base_url, mode=mode)
+        if keys:
+            profile.require_keys()
     except ConfigError as exc:
         raise fail(str(exc)) from None
+    return profile
 
 
 @app.command()
@@ -402,7 +409,7 @@ def check(
     from odbridge.api.diagnose import diagnose
 
     _setup_logging("WARNING")
-    profile = _profile(practice, base_url, mode)
+    profile = _profile(practice, base_url, mode, keys=True)
     results = diagnose(profile)
     table = Table(title=f"odbridge check · practice '{profile.name}'", title_justify="left")
     table.add_column("")
@@ -411,7 +418,7 @@ def check(
     table.add_column("what to do")
     for result in results:
         mark = "[green]✓[/]" if result.ok else ("[dim]–[/]" if result.skipped else "[red]✗[/]")
-        table.add_row(mark, result.title, result.detail, result.fix)
+        table.add_row(mark, result.title, escape(result.detail), escape(result.fix))
     Console().print(table)
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)
@@ -440,7 +447,7 @@ def _audit_view(what: str, rows: int, practice: str) -> None:
             practice=practice,
         )
     except StoreError as exc:
-        console.print(f"[yellow]warning:[/yellow] not audit-logged: {exc}")
+        console.print(f"[yellow]warning:[/yellow] not audit-logged: {escape(str(exc))}")
 
 
 @patients_app.command("get")
@@ -458,12 +465,13 @@ def patients_get(
     _setup_logging("WARNING")
     if output not in ("table", "json"):
         raise fail("--format must be table or json")
-    profile = _profile(practice, base_url, mode)
+    profile = _profile(practice, base_url, mode, keys=True)
+    _store(None)  # the audit log must be writable before patient data is shown
     try:
         with Client(profile=profile) as client:
             patient = client.patients.get(pat_num)
     except OpenDentalError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(code=1) from None
     _audit_view("cli patients get", 1, profile.name)
     record = patient.to_api_dict()
@@ -500,7 +508,8 @@ def patients_list(
     _setup_logging("WARNING")
     if output not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
-    profile = _profile(practice, base_url, mode)
+    profile = _profile(practice, base_url, mode, keys=True)
+    _store(None)  # the audit log must be writable before patient data is shown
     filters: dict[str, object] = {
         "LName": lname,
         "FName": fname,
@@ -529,7 +538,7 @@ def patients_list(
                     count += 1
     except OpenDentalError as exc:
         writer.close()
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(code=1) from None
     writer.close()
     _audit_view("cli patients list", count, profile.name)

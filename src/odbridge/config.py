@@ -4,7 +4,9 @@ A practice's settings come, highest precedence first, from explicit arguments, t
 environment (``ODBRIDGE_*``), a ``[practices.NAME]`` table of the TOML config file, and the
 OS keyring (keys only, service ``odbridge``, username ``NAME:developer_key`` /
 ``NAME:customer_key``). The config file is ``ODBRIDGE_CONFIG`` or ``config.toml`` in the
-user config directory (``platformdirs``). Keys are ``SecretStr`` and never printed.
+user config directory (``platformdirs``). Keys are ``SecretStr`` and never printed. A config
+file that holds keys must be private to its owner (``chmod 600``): on POSIX systems one that
+other users can read or change is refused with :class:`ConfigError`.
 
 Example ``config.toml``::
 
@@ -21,14 +23,24 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "ConfigError",
@@ -130,6 +142,21 @@ class PracticeProfile(BaseModel):
     auth_scheme: Literal["odfhir", "basic"] = "odfhir"
     timeout: float = Field(default=70.0, gt=0)
 
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host, or None; anything else fails now, not after retries."""
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError(
+                "od_base_url",
+                "must be an http:// or https:// URL such as https://api.opendental.com/api/v1",
+            )
+        return value
+
     def url_for(self, mode: Mode) -> str:
         """The base URL for ``mode``: the explicit ``base_url`` if set, else the mode's."""
         return (self.base_url or mode_base_url(mode, self.service_host)).rstrip("/")
@@ -228,17 +255,34 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_config_dir("odbridge", appauthor=False)) / "config.toml"
 
 
+SHARED_BITS = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
+"""Permission bits that let other users read or change a file (0o066)."""
+
+
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Read the TOML config file; an absent file gives empty settings."""
+    """Read the TOML config file; an absent file gives empty settings.
+
+    :class:`ConfigError` if the file cannot be read, is not TOML, has unknown or invalid
+    settings, or holds keys while other users can read or change it (POSIX).
+    """
     path = path or config_path(env)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            data = handle.read()
     except FileNotFoundError:
         return Settings()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read {path}: {type(exc).__name__}.") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"Cannot read the config file {path}: {reason}.") from None
+    try:
+        raw = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"The config file {path} is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
+    if _holds_keys(raw):
+        check_private(path, mode)
     practices = raw.get("practices", {})
     if isinstance(practices, dict):
         for name, table in practices.items():
@@ -248,6 +292,33 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise _config_error(exc, str(path)) from None
+
+
+def _holds_keys(raw: Mapping[str, Any]) -> bool:
+    """True if any practice table of the parsed file sets a key."""
+    practices = raw.get("practices")
+    if not isinstance(practices, dict):
+        return False
+    return any(
+        isinstance(table, dict) and any(table.get(which) for which in _KEY_FIELDS)
+        for table in practices.values()
+    )
+
+
+def check_private(path: Path, mode: int) -> None:
+    """Refuse a file holding keys that other users can read or change (``mode`` from stat).
+
+    Only on POSIX: Windows protects files with ACLs, which mode bits do not describe.
+    """
+    if os.name != "posix" or not mode & SHARED_BITS:
+        return
+    what = "read" if mode & (stat.S_IRGRP | stat.S_IROTH) else "change"
+    raise ConfigError(
+        f"{path} holds API keys but other users can {what} it "
+        f"(mode {stat.S_IMODE(mode):03o}): make it private with `chmod 600 {path}`.",
+        "Or keep the keys out of the file: in the OS keyring (service 'odbridge') or in "
+        "ODBRIDGE_DEVELOPER_KEY / ODBRIDGE_CUSTOMER_KEY.",
+    )
 
 
 def _config_error(
@@ -315,15 +386,27 @@ def resolve_profile(
     unknown = set(overrides) - set(PracticeProfile.model_fields)
     if unknown:
         raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    name = settings.practice_name(practice or env.get("ODBRIDGE_PRACTICE"))
+    from_env = env.get("ODBRIDGE_PRACTICE", "").strip() or None
+    name = settings.practice_name(practice or from_env)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     if name in settings.practices:
         values.update(settings.practices[name].model_dump(exclude_unset=True))
-    elif practice and settings.practices:
+    elif (practice or from_env or settings.default_practice) and (
+        settings.practices or settings.default_practice == name
+    ):
+        # A practice was asked for by name (argument, ODBRIDGE_PRACTICE or default_practice)
+        # and the file does not have it: a typo, not "use the environment only".
+        if practice:
+            asked = ""
+        elif from_env:
+            asked = " (named by ODBRIDGE_PRACTICE)"
+        else:
+            asked = " (its default_practice)"
+        known = ", ".join(sorted(settings.practices)) or "none"
         raise ConfigError(
-            f"No practice '{name}' in the config file.",
-            f"Known practices: {', '.join(sorted(settings.practices))}.",
+            f"No practice '{name}' in the config file{asked}.",
+            f"Known practices: {known}. Add a [practices.{name}] table or fix the name.",
         )
     for field, value in _env_values(env).items():
         values[field] = value

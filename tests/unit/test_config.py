@@ -46,6 +46,7 @@ def config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
             monkeypatch.delenv(name)
     path = tmp_path / "config.toml"
     path.write_text(TOML, encoding="utf-8")
+    path.chmod(0o600)  # it holds keys: odbridge refuses it readable by others
     monkeypatch.setenv("ODBRIDGE_CONFIG", str(path))
     monkeypatch.setattr(config, "keyring_key", lambda *_: None)
     return path

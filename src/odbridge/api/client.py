@@ -12,6 +12,7 @@ with a hint when it is not.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import threading
@@ -105,6 +106,29 @@ def _param_names(params: Params | None) -> str:
     return "?" + "&".join(sorted(params)) if params else ""
 
 
+_warned_urls: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _first_time(url: str) -> bool:
+    """True the first time a URL is seen in this process (one warning per URL)."""
+    with _warned_lock:
+        if url in _warned_urls:
+            return False
+        _warned_urls.add(url)
+        return True
+
+
+def _is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (plain http is harmless there)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _describe(exc: httpx.TransportError) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -191,17 +215,30 @@ class Client:
         self._base_url = self.profile.url_for(mode)
         self._page_size = self.profile.page_size_for(mode)
         interval = self.profile.interval_for(mode)
-        server = httpx.URL(self._base_url).netloc.decode("ascii", "replace")
+        url = httpx.URL(self._base_url)
+        server = url.netloc.decode("ascii", "replace")
         self._pacer = pacer_for(self._customer_key, interval, server)
+        if (
+            mode is Mode.REMOTE
+            and url.scheme == "http"
+            and not _is_loopback(url.host)
+            and _first_time(self._base_url)
+        ):
+            log.warning(
+                "the API base URL %s is plain http: the keys and patient data would cross "
+                "the network unencrypted; the remote API is https",
+                self._base_url,
+            )
 
     def _ensure_mode(self) -> Mode:
         if self._mode is not None:
             return self._mode
         with self._resolve_lock:
-            if self._mode is None:
-                self._use_mode(self._probe_modes())
-            assert self._mode is not None  # noqa: S101 - set just above
-            return self._mode
+            mode = self._mode
+            if mode is None:
+                mode = self._probe_modes()
+                self._use_mode(mode)
+            return mode
 
     def _probe_modes(self) -> Mode:
         """Auto mode: the first of Local API, API Service that answers, else Remote."""

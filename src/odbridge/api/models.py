@@ -10,6 +10,7 @@ never quoting its value. ``to_api_dict()`` turns a model back into the API's JSO
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import warnings
@@ -125,16 +126,43 @@ def _problem(kind: str, message: str) -> PydanticCustomError:
     return PydanticCustomError(f"od_{kind}", message)
 
 
+INT_LIMIT = 2**63
+"""Ids are 64-bit in Open Dental's database (and in the store): anything larger is an error."""
+
+MONEY_LIMIT = Decimal(10) ** 10
+"""The largest balance accepted (the store keeps 12 digits, 2 after the point)."""
+
+
+def _whole_number(value: Decimal | float) -> int | None:
+    """The int a finite, whole, 64-bit number equals; None otherwise. Never raises (a
+    Decimal such as ``1E+100`` or ``sNaN`` makes ``%`` and ``==`` raise)."""
+    try:
+        if isinstance(value, float):
+            whole = value.is_integer()  # False for inf and nan
+        else:
+            # adjusted() < 19: at most 19 digits before the point, so int() stays cheap
+            whole = (
+                value.is_finite() and value.adjusted() < 19 and value == value.to_integral_value()
+            )
+        number = int(value) if whole else None
+    except (ArithmeticError, ValueError):
+        return None
+    return number if number is not None and -INT_LIMIT <= number < INT_LIMIT else None
+
+
 def _parse_int(value: object) -> int:
+    number: int | None = None
     if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, Decimal | float):
+        number = _whole_number(value)
+    elif isinstance(value, str) and len(value) <= 40 and _INTEGER.fullmatch(value):
+        number = int(value)
+    if number is None or not -INT_LIMIT <= number < INT_LIMIT:
         raise _problem("int", "expected an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal | float) and value == value and value % 1 == 0:
-        return int(value)
-    if isinstance(value, str) and _INTEGER.fullmatch(value):
-        return int(value)
-    raise _problem("int", "expected an integer")
+    return number
 
 
 def _parse_foreign_key(value: object) -> int | None:
@@ -153,9 +181,12 @@ def _parse_text(value: object) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, Decimal | float):
-        if value == value and value % 1 == 0:
-            return str(int(value))
-        return str(value)
+        whole = _whole_number(value)
+        if whole is not None:
+            return str(whole)
+        finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+        if finite:
+            return str(value)
     raise _problem("text", "expected a string")
 
 
@@ -214,7 +245,7 @@ def _parse_money(value: object) -> Decimal | None:
             raise _problem("money", "expected a number")
     except InvalidOperation:
         raise _problem("money", "expected a number") from None
-    if not number.is_finite():
+    if not number.is_finite() or abs(number) >= MONEY_LIMIT:
         raise _problem("money", "expected a number")
     return number
 
@@ -258,14 +289,21 @@ def _enum_parser(enum: type[StrEnum]) -> Callable[[object], StrEnum | str | None
 
 
 def format_api_date(value: date | None) -> str:
-    """A date as the API writes it, ``0001-01-01`` for none."""
-    return value.strftime(API_DATE_FORMAT) if value is not None else NO_DATE
+    """A date as the API writes it, ``0001-01-01`` for none (years always four digits:
+    ``strftime("%Y")`` drops the zeros of years before 1000 on some platforms)."""
+    if value is None:
+        return NO_DATE
+    if isinstance(value, datetime):
+        value = value.date()
+    return value.isoformat()
 
 
 def format_api_datetime(value: datetime | None) -> str:
     """A date-time as the API writes it (``yyyy-MM-dd HH:mm:ss``), ``0001-01-01 00:00:00``
-    for none."""
-    return value.strftime(API_DATETIME_FORMAT) if value is not None else NO_DATETIME
+    for none. A zone, if any, is dropped: the API's times are the server's local time."""
+    if value is None:
+        return NO_DATETIME
+    return value.replace(tzinfo=None, microsecond=0).isoformat(sep=" ")
 
 
 def _text_out(value: str | None) -> str:

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from odbridge.api.errors import ResponseFormatError
 from odbridge.api.models import (
-    API_DATETIME_FORMAT,
     ApiModel,
     ChangedPage,
     Patient,
     PatientSummary,
+    format_api_datetime,
 )
 from odbridge.api.paging import PageHook, PageInfo, paginate
 
@@ -111,7 +111,7 @@ def _format_value(value: FilterValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
-        return value.strftime(API_DATETIME_FORMAT)
+        return format_api_datetime(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -153,8 +153,8 @@ def format_changed_since(since: datetime | date | str) -> str:
                 "changed_since must be the server's local time without a zone "
                 "(use the serverDateTime the server returned)"
             )
-        return since.strftime(API_DATETIME_FORMAT)
-    return datetime(since.year, since.month, since.day).strftime(API_DATETIME_FORMAT)
+        return format_api_datetime(since)
+    return format_api_datetime(datetime(since.year, since.month, since.day))
 
 
 def _page_of(model: type[M], data: Any, offset: int, path: str) -> builtins.list[M]:

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from odbridge.simulator.faults import FaultSettings
+from odbridge.simulator.openapi import openapi_document
 from odbridge.simulator.state import SimulatorState, Stats
 
 
@@ -82,6 +83,8 @@ async def changes(request: Request) -> Response:
     """Update ``count`` random patients now (bumping DateTStamp); answers their PatNums."""
     state = _state(request)
     count = _int_field(await _json_body(request), "count")
+    if count < 0:
+        raise _bad("'count' cannot be negative")
     touched = state.practice.touch_random(count)
     state.stats.changes += len(touched)
     return JSONResponse({"PatNums": touched})
@@ -153,6 +156,11 @@ async def all_patients(request: Request) -> Response:
     return StreamingResponse(rows(), media_type="application/json")
 
 
+async def openapi(request: Request) -> Response:
+    """The OpenAPI 3 description of the patient endpoints (for schema-driven fuzzing)."""
+    return JSONResponse(openapi_document())
+
+
 async def health(request: Request) -> Response:
     """Liveness."""
     return JSONResponse({"ok": True})
@@ -182,4 +190,5 @@ CONTROL_ROUTES = [
     Route("/_simulator/events/family-member", _guard(family_member), methods=["POST"]),
     Route("/_simulator/keys", _guard(customer_key), methods=["POST"]),
     Route("/_simulator/patients", _guard(all_patients), methods=["GET"]),
+    Route("/_simulator/openapi.json", _guard(openapi), methods=["GET"]),
 ]

@@ -90,13 +90,14 @@ class FaultInjector:
     def __init__(self, settings: FaultSettings) -> None:
         self._lock = threading.Lock()
         self.settings = settings
-        self._rng = random.Random(settings.seed)
+        # Seeded on purpose: a seed replays the same faults (test data, not security).
+        self._rng = random.Random(settings.seed)  # nosec B311
 
     def configure(self, settings: FaultSettings) -> None:
         """Replace the probabilities (and restart the random source from its seed)."""
         with self._lock:
             self.settings = settings
-            self._rng = random.Random(settings.seed)
+            self._rng = random.Random(settings.seed)  # nosec B311 # replayable faults
 
     def draw(self) -> FaultKind | None:
         """The fault for the next request, or None."""

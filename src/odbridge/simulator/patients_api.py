@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from odbridge.simulator.data import (
     DATETIME_FORMAT,
     DERIVED_FIELDS,
     GENDERS,
+    NO_DATE,
     PAT_STATUSES,
     PATIENT_FIELDS,
     POSITIONS,
@@ -86,9 +87,7 @@ class Query:
 
     def date(self, name: str) -> str | None:
         value = self.text(name)
-        if value is not None:
-            _check_date(name, value)
-        return value
+        return _check_date(name, value) if value is not None else None
 
     def datetime(self, name: str) -> str | None:
         value = self.text(name)
@@ -119,9 +118,10 @@ class Query:
         return limit, offset
 
 
-def _check_date(name: str, value: str) -> None:
+def _check_date(name: str, value: str) -> str:
+    """The date in the API's own form (``yyyy-MM-dd``, zero-padded); 400 if unreadable."""
     try:
-        datetime.strptime(value, DATE_FORMAT)
+        return datetime.strptime(value, DATE_FORMAT).date().isoformat()
     except ValueError:
         raise ApiError(400, f"{name} format must be yyyy-MM-dd") from None
 
@@ -268,9 +268,13 @@ _ENUMS: dict[str, tuple[str, ...]] = {
     "PreferRecallMethod": CONTACT_METHODS,
     "TxtMsgOk": TXT_MSG_OK,
 }
-_INTS = frozenset({"Guarantor", "PriProv", "SecProv", "FeeSched", "EmployerNum", "ClinicNum"})
+_INTS = frozenset(
+    {"Guarantor", "PriProv", "SecProv", "FeeSched", "EmployerNum", "ClinicNum", "SuperFamily"}
+)
 _MONEY = frozenset({"EstBalance"})
 _DATES = frozenset({"Birthdate", "DateFirstVisit", "AdmitDate"})
+MONEY_LIMIT = 10**10
+"""Balances beyond ±10 billion are refused (guess: the real limit is not documented)."""
 
 
 def _writable_fields(body: Any) -> dict[str, Any]:
@@ -287,16 +291,18 @@ def _writable_fields(body: Any) -> dict[str, Any]:
                 raise ApiError(400, f"{name} is invalid.")
             values[name] = match
         elif name in _INTS:
-            if isinstance(value, bool) or not isinstance(value, int):
+            # foreign keys are BIGINT in Open Dental's database (guess: 400 beyond them)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
                 raise ApiError(400, f"{name} must be a whole number.")
             values[name] = value
         elif name in _MONEY:
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ApiError(400, f"{name} must be a number.")
+            if not -MONEY_LIMIT < value < MONEY_LIMIT:  # also refuses inf and NaN
+                raise ApiError(400, f"{name} is out of range.")
             values[name] = float(value)
         elif name in _DATES:
-            _check_date(name, str(value))
-            values[name] = str(value)
+            values[name] = _check_date(name, str(value))  # stored as the API sends dates
         elif name == "Premed":
             if str(value).lower() not in ("true", "false"):
                 raise ApiError(400, "Premed must be true or false.")
@@ -322,7 +328,7 @@ async def patient_create(request: Request) -> Response:
     practice = _practice(request)
     if values.get("Guarantor") and practice.get(values["Guarantor"]) is None:
         raise ApiError(400, "Guarantor is invalid.")
-    values.setdefault("DateFirstVisit", date.min.strftime(DATE_FORMAT))
+    values.setdefault("DateFirstVisit", NO_DATE)
     record = practice.create(values)
     location = f"{request.url.scheme}://{request.url.netloc}/api/v1/patients/{record['PatNum']}"
     return JSONResponse(record, status_code=201, headers={"Location": location})
