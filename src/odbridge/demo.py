@@ -81,6 +81,13 @@ def run_demo(options: DemoOptions, console: Console) -> None:
         rate_interval=options.rate_interval,
     )
     store_path = options.store_path or demo_store_path()
+    # Each demo starts a new simulated practice, so it starts a new store too (the demo's
+    # own file; a real store is never touched).
+    for stale in (
+        store_path,
+        *(store_path.with_name(store_path.name + s) for s in ("-wal", "-shm")),
+    ):
+        stale.unlink(missing_ok=True)
     engine = create_store_engine(f"sqlite:///{store_path}")
     stop = threading.Event()
     try:

@@ -1,0 +1,72 @@
+"""`odbridge demo`, the README's first command: simulator → sync → dashboard, then Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.browser.seed import csrf_from
+from tests.integration.test_cli_simulate import free_port
+
+pytestmark = pytest.mark.integration
+
+ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
+
+
+def test_demo_syncs_a_practice_and_serves_a_working_dashboard(tmp_path: Path) -> None:
+    port, sim_port = free_port(), free_port()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [
+            ODBRIDGE,
+            "demo",
+            "--patients",
+            "400",
+            "--port",
+            str(port),
+            "--simulator-port",
+            str(sim_port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while not any("password" in line for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            line = process.stdout.readline()
+            assert line, "".join(lines)  # the demo ended early
+            lines.append(line)
+        output = "".join(lines)
+        assert "full sync ok: 400 patients" in output
+        password = re.search(r"password (\S+)", output)
+        assert password is not None
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            for _ in range(100):  # the server starts just after printing the login
+                try:
+                    token = csrf_from(http.get("/login").text)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            login = {"username": "demo", "password": password.group(1), "csrf_token": token}
+            assert http.post("/login", data={**login, "next": ""}).status_code == 303
+            overview = http.get("/")
+            assert overview.status_code == 200
+            assert "Active patients" in overview.text
+        assert (tmp_path / "data" / "odbridge" / "demo.sqlite").exists()
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    assert "Traceback" not in "".join(lines)
