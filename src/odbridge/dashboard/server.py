@@ -10,9 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import socket
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +22,7 @@ from starlette.applications import Starlette
 
 from odbridge.dashboard.app import DEFAULT_IDLE_TIMEOUT, create_app
 from odbridge.dashboard.security import is_loopback, log
+from odbridge.serving import BackgroundServer
 
 NOT_LOOPBACK_WARNING = (
     "The dashboard listens on {host}, beyond this machine, without TLS: patient data and "
@@ -129,36 +127,26 @@ class DashboardServer:
         self.app = app
         self.host = host
         self.log_level = log_level
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = BackgroundServer(
+            lambda port: _config(self.app, self.host, port, self.log_level),
+            host=host,
+            name="dashboard",
+        )
+
+    @property
+    def port(self) -> int:
+        return self._runner.port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> DashboardServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        self._server = uvicorn.Server(_config(self.app, self.host, self.port, self.log_level))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="dashboard"
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the dashboard did not start")
-            time.sleep(0.01)
+        self._runner.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        self._runner.stop()
 
     def __enter__(self) -> DashboardServer:
         return self.start()

@@ -7,15 +7,13 @@ loopback port, with helpers to read its statistics and switch its faults.
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from types import TracebackType
 from typing import Any
 
 import httpx
 import uvicorn
 
+from odbridge.serving import BackgroundServer
 from odbridge.simulator.app import create_app
 from odbridge.simulator.data import Practice, generate_practice
 from odbridge.simulator.settings import SimulatorSettings
@@ -65,8 +63,7 @@ class SimulatorServer:
         self.practice = practice or generate_practice(self.settings.patients, self.settings.seed)
         self._app = create_app(self.settings, self.practice)
         self._log_level = log_level
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner: BackgroundServer | None = None
         self.port = 0
 
     @property
@@ -81,29 +78,22 @@ class SimulatorServer:
 
     def start(self) -> SimulatorServer:
         """Bind, start serving and wait until it answers."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.settings.host, self.settings.port))
-        self.port = sock.getsockname()[1]
-        config = _uvicorn_config(self._app, self.settings, self._log_level)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="simulator"
+        self._runner = BackgroundServer(
+            lambda port: _uvicorn_config(
+                self._app, self.settings.model_copy(update={"port": port}), self._log_level
+            ),
+            host=self.settings.host,
+            port=self.settings.port,
+            name="simulator",
         )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the simulator did not start")
-            time.sleep(0.01)
+        self._runner.start(timeout=10)
+        self.port = self._runner.port
         return self
 
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        if self._runner is not None:
+            self._runner.stop(timeout=10)
 
     def __enter__(self) -> SimulatorServer:
         return self.start()
