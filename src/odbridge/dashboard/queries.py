@@ -38,6 +38,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from odbridge.api.models import ContactMethod, PatStatus
 from odbridge.store.schema import PATIENT_FIELD_NAMES, patients, sync_runs
 from odbridge.sync.status import practice_statuses
 
@@ -46,26 +47,9 @@ P = patients.c
 ACTIVE_STATUS = "Patient"
 """Open Dental's PatStatus of an active patient."""
 
-PAT_STATUSES = (
-    "Patient",
-    "NonPatient",
-    "Inactive",
-    "Archived",
-    "Deleted",
-    "Deceased",
-    "Prospective",
-)
-CONTACT_METHODS = (
-    "None",
-    "DoNotCall",
-    "HmPhone",
-    "WkPhone",
-    "WirelessPh",
-    "Email",
-    "SeeNotes",
-    "Mail",
-    "TextMessage",
-)
+PAT_STATUSES: tuple[str, ...] = tuple(status.value for status in PatStatus)
+"""Open Dental's PatStatus names, in its order (the client's enum is the one definition)."""
+CONTACT_METHODS: tuple[str, ...] = tuple(method.value for method in ContactMethod)
 CONTACT_LABELS = {
     "None": "None chosen",
     "DoNotCall": "Do not call",
