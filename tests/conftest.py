@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,15 @@ def store(store_url: str) -> Iterator[Engine]:
     engine = create_store_engine(store_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ODBRIDGE_* settings from the outside, no config file, and fresh pacers."""
+    from odbridge.api.pacing import reset_pacers
+
+    for name in list(os.environ):
+        if name.startswith("ODBRIDGE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
+    reset_pacers()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import socket
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,23 +21,13 @@ from odbridge.api.errors import (
     ResponseFormatError,
     ServerError,
 )
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
 
 FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.05, jitter=0, max_retry_after=0.05)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 def client_for(sim: SimulatorServer, **overrides: Any) -> Client:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from odbridge.api.client import Client
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
 
 FAULTS_20_PERCENT = {
     "error500": 0.05,
@@ -28,15 +25,6 @@ FAULTS_20_PERCENT = {
     "seed": 3,
 }
 QUICK_RETRY = RetryPolicy(max_attempts=8, initial=0.01, max_wait=0.1, jitter=0.01)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 def client_for(sim: SimulatorServer, **overrides: Any) -> Client:

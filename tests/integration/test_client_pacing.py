@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from odbridge.api.client import Client
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.paging import PageInfo
 from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
 
 
 def client_for(sim: SimulatorServer, **overrides: Any) -> Client:
