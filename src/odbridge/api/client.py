@@ -28,7 +28,7 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState
 
-from odbridge.api import logsafe
+from odbridge.api import appointments, logsafe, procedures, recalls, reference
 from odbridge.api.auth import make_auth
 from odbridge.api.errors import (
     ConnectionFailedError,
@@ -139,7 +139,9 @@ class Client:
 
     Arguments override ``ODBRIDGE_*`` environment variables, which override the practice's
     table in the config file. ``transport`` replaces the network (tests); ``retry`` sets
-    the retry policy. Resources: :attr:`patients`. Counters: :attr:`stats`.
+    the retry policy. Resources: :attr:`patients`, :attr:`appointments`,
+    :attr:`procedure_logs`, :attr:`recalls`, :attr:`providers` and the other reference
+    tables. Counters: :attr:`stats`.
     """
 
     def __init__(
@@ -208,6 +210,21 @@ class Client:
             self._use_mode(Mode.REMOTE)  # an explicit URL in auto mode: assume the strictest
         self.patients = Patients(self)
         """The patients resource: get, list, iter, simple, iter_changed, search."""
+        self.appointments = appointments.appointments(self)
+        """``GET /appointments``: get, list, pages, iter, changed_pages."""
+        self.hist_appointments = appointments.hist_appointments(self)
+        """``GET /histappointments`` (deleted appointments: ``hist_appt_action="Deleted"``)."""
+        self.procedure_logs = procedures.procedure_logs(self)
+        """``GET /procedurelogs``: get, list, pages, iter, changed_pages."""
+        self.recalls = recalls.recalls(self)
+        """``GET /recalls`` (no change filter)."""
+        self.recall_types = recalls.recall_types(self)
+        self.providers = reference.providers(self)
+        """``GET /providers``: get, pages, iter, changed_pages (hidden ones included)."""
+        self.clinics = reference.clinics(self)
+        self.definitions = reference.definitions(self)
+        self.operatories = reference.operatories(self)
+        self.appointment_types = reference.appointment_types(self)
 
     # -- configuration resolved per mode ------------------------------------------------
     def _use_mode(self, mode: Mode) -> None:
