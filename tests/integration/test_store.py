@@ -34,3 +34,26 @@ def test_a_newer_schema_is_refused_and_left_alone(store: Engine, store_url: str)
 def test_reopening_is_idempotent(store_url: str) -> None:
     for _ in range(2):
         create_store_engine(store_url).dispose()
+
+
+def test_a_version_1_store_gains_the_visit_tables(store_url: str) -> None:
+    from sqlalchemy import create_engine, inspect, select
+
+    from odbridge.store.schema import patients
+    from odbridge.store.schema_visits import VISIT_TABLES
+
+    old = create_engine(store_url)
+    with old.begin() as connection:
+        patients.create(connection)
+        schema_version.create(connection)
+        connection.execute(schema_version.insert().values(version=1))
+    old.dispose()
+    engine = create_store_engine(store_url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        assert {t.name for t in VISIT_TABLES} <= tables
+        with engine.connect() as connection:
+            versions = sorted(connection.execute(select(schema_version.c.version)).scalars())
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
+    finally:
+        engine.dispose()

@@ -17,11 +17,26 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from odbridge.store import schema_visits
 from odbridge.store.schema import SCHEMA_VERSION, metadata, schema_version
 
 DB_ENV = "ODBRIDGE_DB"
 
-MIGRATIONS: dict[int, Callable[[Any], None]] = {}
+
+def _add_visit_tables(connection: Any) -> None:
+    """2: the visit tables (appointments, procedures, recalls, reference tables).
+
+    ``create_all`` has already made them (it adds missing tables); this only checks."""
+    missing = [
+        t.name
+        for t in schema_visits.VISIT_TABLES
+        if not connection.dialect.has_table(connection, t.name)
+    ]
+    if missing:  # pragma: no cover - create_all runs first
+        raise StoreError(f"could not create the tables {', '.join(missing)}")
+
+
+MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _add_visit_tables}
 """version → function(connection) that upgrades a store from ``version - 1``."""
 
 

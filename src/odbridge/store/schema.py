@@ -25,7 +25,7 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump with every change to the tables, and add its migration to ``db.MIGRATIONS``."""
 
 metadata = MetaData()
