@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from odbridge.export.command import export_command, views_command
+from odbridge.cli.export import export_command, views_command
 from odbridge.store.audit import entries
 from odbridge.store.db import create_store_engine
 from tests.integration.test_export_support import prepare_store, read_csv

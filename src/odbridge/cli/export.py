@@ -1,7 +1,4 @@
-"""The ``odbridge export`` and ``odbridge views`` commands (Typer), registered by ``cli.py``:
-
-    app.command("export")(export_command)
-    app.command("views")(views_command)
+"""``odbridge export`` and ``odbridge views``.
 
 They parse options, call :func:`odbridge.export.export` / :func:`create_views`, and print one
 line of outcome to standard error (standard output may be carrying the export).
@@ -14,16 +11,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
+from odbridge.cli.common import DbOption, console, fail, open_store
 from odbridge.export.errors import ExportError
-
-console = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
 
 
 def _parse_since(value: str | None) -> date | None:
@@ -34,7 +25,7 @@ def _parse_since(value: str | None) -> date | None:
             return date.fromisoformat(value.strip())
         return datetime.fromisoformat(value.strip())
     except ValueError:
-        raise _fail(
+        raise fail(
             f"--changed-since must be a date (YYYY-MM-DD) or a UTC date-time, not '{value}'."
         ) from None
 
@@ -95,9 +86,7 @@ def export_command(
             help="Key of the pseudonymous ids (default: in the user data directory).",
         ),
     ] = None,
-    db: Annotated[
-        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
-    ] = None,
+    db: DbOption = None,
     list_columns: Annotated[
         bool, typer.Option("--list-columns", help="Print the exportable columns and stop.")
     ] = False,
@@ -105,20 +94,19 @@ def export_command(
     """Export patients from the store for reporting tools (CSV, JSONL, Parquet, XLSX, FHIR)."""
     from odbridge.export.columns import DEFAULT_COLUMNS, EXPORTABLE_COLUMNS
     from odbridge.export.run import export, format_for
-    from odbridge.store.db import StoreError, create_store_engine
 
     if list_columns:
         for name in EXPORTABLE_COLUMNS:
             typer.echo(f"{name}{'' if name in DEFAULT_COLUMNS else '  (not in the default)'}")
         return
     if out is None:
-        raise _fail("Give the file to write with --out (or --out - for standard output).")
+        raise fail("Give the file to write with --out (or --out - for standard output).")
     since = _parse_since(changed_since)
     try:
         fmt = format_ or format_for(out)
-        engine = create_store_engine(db)
-    except (ExportError, StoreError) as exc:
-        raise _fail(str(exc)) from None
+    except ExportError as exc:
+        raise fail(str(exc)) from None
+    engine = open_store(db)
     try:
         result = export(
             engine,
@@ -134,33 +122,27 @@ def export_command(
             key_file=key_file,
         )
     except ExportError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         engine.dispose()
     where = "standard output" if result.path is None else str(result.path)
     mode = ", de-identified" if result.deidentified else ""
-    console.print(f"Exported {result.rows:,} patients to {where} ({result.format}{mode}).")
+    console.print(escape(f"Exported {result.rows:,} patients to {where} ({result.format}{mode})."))
     if result.rows == 0:
         console.print("[yellow]No patient matched:[/yellow] check --practice and the filters.")
 
 
 def views_command(
-    db: Annotated[
-        str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Create (or refresh) the reporting views in the store: v_patients and friends."""
-    from odbridge.store.db import StoreError, create_store_engine
     from odbridge.store.views import VIEWS, create_views
 
-    try:
-        engine = create_store_engine(db)
-    except StoreError as exc:
-        raise _fail(str(exc)) from None
+    engine = open_store(db)
     try:
         create_views(engine)
     finally:
         engine.dispose()
     for view in VIEWS:
-        console.print(f"  {view.name:<20} {view.description}")
+        console.print(escape(f"  {view.name:<20} {view.description}"))
     console.print(f"{len(VIEWS)} views ready.")

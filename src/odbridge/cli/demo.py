@@ -14,24 +14,43 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import platformdirs
+import typer
 from pydantic import SecretStr
 from rich.console import Console
-from sqlalchemy import Engine
 
-from odbridge.config import Mode, PracticeProfile, Tier
-from odbridge.simulator.server import SimulatorServer
-from odbridge.simulator.settings import SimulatorSettings
-from odbridge.store.db import create_store_engine
-from odbridge.sync.progress import SyncProgressView
-from odbridge.sync.runner import sync_practice
+from odbridge.cli.common import fail, out, setup_logging
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from odbridge.config import PracticeProfile
 
 log = logging.getLogger("odbridge.demo")
 
 DEMO_PRACTICE = "demo"
 DEMO_USER = "demo"
 DEMO_KEYS = ("demo-developer-key", "demo-customer-key")
+
+
+def demo_command(
+    patients: Annotated[int, typer.Option(help="Patients in the demo practice.")] = 2000,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8000,
+    simulator_port: Annotated[int, typer.Option(help="Simulator port.")] = 8780,
+) -> None:
+    """See odbridge work, no practice needed: simulator → sync → dashboard, one command."""
+    from odbridge.store.db import StoreError
+
+    setup_logging("WARNING")
+    options = DemoOptions(patients=patients, dashboard_port=port, simulator_port=simulator_port)
+    try:
+        run_demo(options, out())
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"Cannot start the demo: {exc.strerror or exc}. Is the port in use?") from None
 
 
 @dataclass(frozen=True)
@@ -55,8 +74,14 @@ def demo_store_path() -> Path:
 
 def run_demo(options: DemoOptions, console: Console) -> None:
     """Simulator → sync → dashboard, until interrupted."""
+    from odbridge.cli.progress import SyncProgressView
+    from odbridge.config import Mode, PracticeProfile, Tier
     from odbridge.dashboard.server import serve
     from odbridge.dashboard.users import add_user, list_users, set_password
+    from odbridge.simulator.server import SimulatorServer
+    from odbridge.simulator.settings import SimulatorSettings
+    from odbridge.store.db import create_store_engine
+    from odbridge.sync.runner import sync_practice
 
     settings = SimulatorSettings(
         port=options.simulator_port,
@@ -136,6 +161,8 @@ def _keep_syncing(
     engine: Engine, profile: PracticeProfile, stop: threading.Event, every: float
 ) -> None:
     """Incremental syncs in the background while the dashboard runs."""
+    from odbridge.sync.runner import sync_practice
+
     while not stop.wait(every):
         try:
             sync_practice(engine, profile, stop=stop)

@@ -1,10 +1,13 @@
-"""Show sync progress: a Rich progress bar on a terminal, plain log lines otherwise."""
+"""Progress on standard error: a Rich bar on a terminal, plain log lines otherwise."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -17,7 +20,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from odbridge.sync.engine import Progress as SyncProgress
+if TYPE_CHECKING:
+    from odbridge.sync.engine import Progress as SyncProgress
 
 log = logging.getLogger("odbridge.sync")
 
@@ -98,3 +102,20 @@ class SyncProgressView:
             changes=changes,
             eta=eta_text,
         )
+
+
+@contextlib.contextmanager
+def rows_progress(out: Console) -> Iterator[Callable[[], None]]:
+    """A Rich progress counter of rows on ``out`` (only on a terminal); yields ``advance``."""
+    if not out.is_terminal:
+        yield lambda: None
+        return
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.completed} patients"),
+        TimeElapsedColumn(),
+        console=out,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("patients", total=None)
+        yield lambda: bar.advance(task)

@@ -1,0 +1,61 @@
+"""The ``odbridge`` command line: wires the library's parts together; holds no logic of its own.
+
+One module per command group; :mod:`odbridge.cli.common` holds what they share (the shared
+options, the one error printer, the store and practice loaders). Nothing outside this package
+imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from odbridge import __version__
+from odbridge.cli import config, patients, user
+from odbridge.cli.check import check_command
+from odbridge.cli.demo import demo_command
+from odbridge.cli.export import export_command, views_command
+from odbridge.cli.serve import serve_command
+from odbridge.cli.simulate import simulate_command
+from odbridge.cli.status import status_command
+from odbridge.cli.sync import sync_command
+
+app = typer.Typer(
+    name="odbridge",
+    help="Read patient data out of Open Dental into a local database, a dashboard and exports.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold keys and patient data
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"odbridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """odbridge: Open Dental patient data, synced, browsable and exportable."""
+
+
+# the order of `odbridge --help`
+app.command("simulate")(simulate_command)
+app.command("sync")(sync_command)
+app.command("status")(status_command)
+app.command("export")(export_command)
+app.command("views")(views_command)
+app.command("check")(check_command)
+app.add_typer(patients.app, name="patients")
+app.add_typer(config.app, name="config")
+app.command("serve")(serve_command)
+app.add_typer(user.app, name="user")
+app.command("demo")(demo_command)
+
+__all__ = ["app"]

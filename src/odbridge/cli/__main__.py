@@ -1,0 +1,5 @@
+"""``python -m odbridge.cli``."""
+
+from odbridge.cli import app
+
+app()

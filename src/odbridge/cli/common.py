@@ -1,0 +1,119 @@
+"""What every command shares: the consoles, the one error printer, logging, shared options.
+
+Messages are printed as plain text (never parsed as Rich markup): a message may quote a
+value such as ``[practices.main]`` and must print exactly as written.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from odbridge.config import PracticeProfile
+
+console = Console(stderr=True)
+"""Standard error: progress, outcomes, warnings and errors (stdout may carry data)."""
+
+
+def out() -> Console:
+    """Standard output, for the tables a command exists to print."""
+    return Console()
+
+
+# -- shared options (declared once; every command uses these) -------------------------------
+DbOption = Annotated[
+    str | None, typer.Option(help="Store URL (default: a SQLite file; ODBRIDGE_DB).")
+]
+PracticeOption = Annotated[
+    str | None, typer.Option("--practice", "-p", help="Practice name in the config.")
+]
+BaseUrlOption = Annotated[
+    str | None, typer.Option(help="API base URL (overrides the mode's; ODBRIDGE_BASE_URL).")
+]
+ModeOption = Annotated[
+    str | None, typer.Option(help="remote | local | service | auto (ODBRIDGE_MODE).")
+]
+
+
+# -- output --------------------------------------------------------------------------------
+def error(message: str, *, label: str = "error") -> None:
+    """Print ``label: message`` on standard error; the message is plain text."""
+    console.print(Text.assemble((f"{label}:", "red"), " ", message))
+
+
+def warn(message: str) -> None:
+    """Print ``warning: message`` on standard error; the message is plain text."""
+    console.print(Text.assemble(("warning:", "yellow"), " ", message))
+
+
+def fail(message: str, *, code: int = 2) -> typer.Exit:
+    """Print one clear sentence and return the exit to raise (2: bad input or configuration)."""
+    error(message)
+    return typer.Exit(code=code)
+
+
+def setup_logging(level: str = "INFO") -> None:
+    """Log lines on standard error; httpx's one line per request is left out."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
+    logging.captureWarnings(True)  # unknown enum values reach the log
+
+
+# -- the store and the practice settings ----------------------------------------------------
+def open_store(db: str | None) -> Engine:
+    """The store at ``db`` (default: the configured one), or exit 2 with the reason."""
+    from odbridge.store.db import StoreError, create_store_engine
+
+    try:
+        return create_store_engine(db)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
+
+
+def load_profile(
+    practice: str | None,
+    base_url: str | None = None,
+    mode: str | None = None,
+    *,
+    keys: bool = False,
+) -> PracticeProfile:
+    """The practice's settings; with ``keys``, both keys must be set (else exit 2)."""
+    from odbridge.config import ConfigError, resolve_profile
+
+    try:
+        profile = resolve_profile(practice, base_url=base_url, mode=mode)
+        if keys:
+            profile.require_keys()
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    return profile
+
+
+def load_profiles(practice: str | None, all_practices: bool) -> list[PracticeProfile]:
+    """One practice (with its keys), or with ``all_practices`` every one in the config file."""
+    from odbridge.config import ConfigError, load_settings, resolve_profile
+
+    try:
+        if all_practices:
+            names = sorted(load_settings().practices)
+            if not names:
+                raise ConfigError(
+                    "--all needs practices in the config file.",
+                    "Add [practices.NAME] tables to it (see `odbridge config show`).",
+                )
+            return [resolve_profile(name) for name in names]
+    except ConfigError as exc:
+        raise fail(str(exc)) from None
+    return [load_profile(practice, keys=True)]

@@ -1,0 +1,178 @@
+"""``odbridge patients``: read patients straight from the API (each view is audit-logged)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from odbridge.cli.common import (
+    BaseUrlOption,
+    ModeOption,
+    PracticeOption,
+    console,
+    fail,
+    load_profile,
+    open_store,
+    out,
+    setup_logging,
+    warn,
+)
+from odbridge.cli.progress import rows_progress
+
+app = typer.Typer(help="Read patients straight from the API.", no_args_is_help=True)
+
+FORMATS = ("table", "json", "csv")
+TABLE_COLUMNS = ("PatNum", "LName", "FName", "PatStatus", "Birthdate", "City", "WirelessPhone")
+
+
+def _audit_view(what: str, rows: int, practice: str) -> None:
+    """Reading patients from the command line is a view of patient data: audit it."""
+    from odbridge.store import audit
+    from odbridge.store.db import StoreError, create_store_engine
+
+    try:
+        engine = create_store_engine(None)
+        audit.record(
+            engine,
+            username=audit.local_user(),
+            action="view",
+            what=what,
+            rows=rows,
+            practice=practice,
+        )
+    except StoreError as exc:
+        warn(f"not audit-logged: {exc}")
+
+
+@app.command("get")
+def patients_get(
+    pat_num: Annotated[int, typer.Argument(help="The patient's PatNum.")],
+    practice: PracticeOption = None,
+    base_url: BaseUrlOption = None,
+    mode: ModeOption = None,
+    output: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """One patient's full record."""
+    from odbridge.api.client import Client
+    from odbridge.api.errors import OpenDentalError
+
+    setup_logging("WARNING")
+    if output not in ("table", "json"):
+        raise fail("--format must be table or json")
+    profile = load_profile(practice, base_url, mode, keys=True)
+    open_store(None)  # the audit log must be writable before patient data is shown
+    try:
+        with Client(profile=profile) as client:
+            patient = client.patients.get(pat_num)
+    except OpenDentalError as exc:
+        raise fail(str(exc), code=1) from None
+    _audit_view("cli patients get", 1, profile.name)
+    record = patient.to_api_dict()
+    if output == "json":
+        typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    table = Table(show_header=False)
+    for key, value in record.items():
+        table.add_row(escape(key), escape(str(value)))
+    out().print(table)
+
+
+@app.command("list")
+def patients_list(
+    practice: PracticeOption = None,
+    base_url: BaseUrlOption = None,
+    mode: ModeOption = None,
+    lname: Annotated[str | None, typer.Option(help="Last name starts with.")] = None,
+    fname: Annotated[str | None, typer.Option(help="First name starts with.")] = None,
+    status: Annotated[str | None, typer.Option(help="PatStatus, e.g. Patient.")] = None,
+    clinic: Annotated[int | None, typer.Option(help="ClinicNum.")] = None,
+    changed_since: Annotated[
+        str | None, typer.Option(help="Only patients changed since 'yyyy-MM-dd HH:mm:ss'.")
+    ] = None,
+    all_pages: Annotated[bool, typer.Option("--all", help="Every page, not just one.")] = False,
+    limit: Annotated[int | None, typer.Option(help="Rows per page.")] = None,
+    offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
+    output: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+) -> None:
+    """Patients from GET /patients/Simple: one page, or every page with --all (streamed)."""
+    from odbridge.api.client import Client
+    from odbridge.api.errors import OpenDentalError
+
+    setup_logging("WARNING")
+    if output not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}")
+    profile = load_profile(practice, base_url, mode, keys=True)
+    open_store(None)  # the audit log must be writable before patient data is shown
+    filters: dict[str, object] = {
+        "LName": lname,
+        "FName": fname,
+        "PatStatus": status,
+        "ClinicNum": clinic,
+        "DateTStamp": changed_since,
+    }
+    filters = {k: v for k, v in filters.items() if v is not None}
+    writer = _PatientWriter(output)
+    count = 0
+    try:
+        with Client(profile=profile) as client:
+            if limit:
+                filters["Limit"] = limit
+            if offset:
+                filters["Offset"] = offset
+            if all_pages:
+                with rows_progress(console) as advance:
+                    for patient in client.patients.iter(**filters):  # type: ignore[arg-type]
+                        writer.write(patient.to_api_dict())
+                        count += 1
+                        advance()
+            else:
+                for patient in client.patients.list(**filters):  # type: ignore[arg-type]
+                    writer.write(patient.to_api_dict())
+                    count += 1
+    except OpenDentalError as exc:
+        writer.close()
+        raise fail(str(exc), code=1) from None
+    writer.close()
+    _audit_view("cli patients list", count, profile.name)
+    console.print(f"{count} patient(s).")
+
+
+class _PatientWriter:
+    """Writes rows to stdout as they come: CSV and JSON stream; a table prints at the end."""
+
+    def __init__(self, output: str) -> None:
+        self.output = output
+        self.count = 0
+        self._csv: csv.DictWriter[str] | None = None
+        self._table: Table | None = None
+
+    def write(self, record: dict[str, object]) -> None:
+        if self.output == "csv":
+            if self._csv is None:
+                self._csv = csv.DictWriter(
+                    sys.stdout, fieldnames=list(record), extrasaction="ignore"
+                )
+                self._csv.writeheader()
+            self._csv.writerow(record)
+        elif self.output == "json":
+            sys.stdout.write(
+                ("[\n" if self.count == 0 else ",\n") + json.dumps(record, ensure_ascii=False)
+            )
+        else:
+            if self._table is None:
+                self._table = Table(*TABLE_COLUMNS)
+            self._table.add_row(*(escape(str(record.get(c, ""))) for c in TABLE_COLUMNS))
+        self.count += 1
+
+    def close(self) -> None:
+        if self.output == "json":
+            sys.stdout.write("[]\n" if self.count == 0 else "\n]\n")
+        elif self._table is not None:
+            out().print(self._table)
+        sys.stdout.flush()

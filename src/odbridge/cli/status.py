@@ -1,0 +1,55 @@
+"""``odbridge status``: each practice's last sync, its freshness and row counts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from rich.markup import escape
+from rich.table import Table
+
+from odbridge.cli.common import DbOption, console, open_store, out
+
+
+def status_command(db: DbOption = None) -> None:
+    """Each practice's last sync, its freshness and row counts."""
+    from odbridge.sync.status import practice_statuses
+
+    statuses = practice_statuses(open_store(db))
+    if not statuses:
+        out().print("The store is empty: run `odbridge sync` first.")
+        return
+    table = Table(title="Store status", title_justify="left")
+    for column in ("practice", "patients", "missing", "last run", "outcome", "finished"):
+        table.add_column(column)
+    table.add_column("fresh as of (last ok)")
+    table.add_column("cursor (server time)")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for st in statuses:
+        outcome = st.last_outcome or "-"
+        colour = {"ok": "green", "failed": "red", "running": "cyan"}.get(outcome, "yellow")
+        age = f"{_age(now - st.last_ok)} ago" if st.last_ok else "never"
+        table.add_row(
+            escape(st.practice),
+            str(st.patients),
+            str(st.missing),
+            (st.last_mode or "-") + (" (unfinished full)" if st.full_in_progress else ""),
+            f"[{colour}]{outcome}[/]",
+            f"{st.last_finished:%Y-%m-%d %H:%M} UTC" if st.last_finished else "-",
+            age,
+            st.cursor or "-",
+        )
+    out().print(table)
+    for st in statuses:
+        if st.last_error:
+            console.print(f"[red]{escape(st.practice)}:[/red] {escape(st.last_error)}")
+
+
+def _age(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

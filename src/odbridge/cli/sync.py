@@ -1,0 +1,134 @@
+"""``odbridge sync``: bring the practices' patients into the store, once or on a schedule."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from odbridge.cli.common import DbOption, console, fail, load_profiles, open_store, setup_logging
+
+if TYPE_CHECKING:
+    from odbridge.sync.engine import RunSummary
+
+
+class _StopOnSignal:
+    """First SIGINT/SIGTERM: finish the current page, then stop. A second: stop now."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __enter__(self) -> threading.Event:
+        self._old = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        return self.event
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+        console.print("[yellow]Stopping after the current page (press Ctrl-C again to abort).[/]")
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def sync_command(
+    practice: Annotated[
+        str | None, typer.Option("--practice", "-p", help="Practice name in the config.")
+    ] = None,
+    all_practices: Annotated[
+        bool, typer.Option("--all", help="Every practice in the config, concurrently.")
+    ] = False,
+    db: DbOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Read every patient again.")] = False,
+    reconcile: Annotated[
+        bool, typer.Option("--reconcile", help="Full pass that marks rows no longer returned.")
+    ] = False,
+    every: Annotated[
+        str | None, typer.Option(help="Run on a schedule until stopped, e.g. 15m.")
+    ] = None,
+    overlap: Annotated[
+        str, typer.Option(help="How far back each incremental run looks again.")
+    ] = "1h",
+    reconcile_every: Annotated[
+        int, typer.Option(help="Reconcile automatically every N incremental runs.")
+    ] = 24,
+) -> None:
+    """Bring the practice's patients into the local store, then keep them current."""
+    from odbridge.cli.progress import SyncProgressView
+    from odbridge.sync.engine import RunMode
+    from odbridge.sync.runner import parse_duration, run_every, sync_practices
+
+    setup_logging("WARNING" if console.is_terminal else "INFO")
+    if practice and all_practices:
+        raise fail("Use --practice NAME or --all, not both.")
+    if full and reconcile:
+        raise fail("Use --full or --reconcile, not both.")
+    try:
+        schedule = parse_duration(every) if every else None
+        overlap_window = parse_duration(overlap)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    profiles = load_profiles(practice, all_practices)
+    engine = open_store(db)
+    mode: RunMode = "full" if full else "reconcile" if reconcile else "auto"
+    failed = False
+
+    def once() -> None:
+        nonlocal failed
+        with SyncProgressView(console) as view:
+            summaries = sync_practices(
+                engine,
+                profiles,
+                mode=mode,
+                stop=stop,
+                on_progress=view,
+                overlap=overlap_window,
+                reconcile_every=reconcile_every,
+            )
+        print_summaries(summaries)
+        failed = any(s.outcome == "failed" for s in summaries)
+
+    with _StopOnSignal() as stop:
+        if schedule is None:
+            once()
+        else:
+            console.print(f"Syncing every {every}; Ctrl-C stops after the current page.")
+            run_every(schedule, once, stop)
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def print_summaries(summaries: list[RunSummary]) -> None:
+    """The table of one sync round: a row per practice, then each practice's error."""
+    table = Table(title="Sync", title_justify="left")
+    for column in ("practice", "mode", "outcome", "pages", "rows", "new", "changed", "missing"):
+        table.add_column(column, justify="right" if column in ("pages", "rows") else "left")
+    for column in ("requests", "throttled", "retries", "seconds"):
+        table.add_column(column, justify="right")
+    for s in summaries:
+        colour = {"ok": "green", "failed": "red"}.get(s.outcome, "yellow")
+        p = s.progress
+        table.add_row(
+            escape(s.practice),
+            s.mode,
+            f"[{colour}]{s.outcome}[/]",
+            *(str(n) for n in (p.pages, p.rows, p.inserted, p.updated, p.missing)),
+            *(str(n) for n in (s.requests, s.throttled, s.retries)),
+            f"{s.seconds:.1f}",
+        )
+    console.print(table)
+    for s in summaries:
+        if s.error:
+            console.print(f"[red]{escape(s.practice)}:[/red] {escape(s.error)}")
+        elif s.outcome == "interrupted":
+            console.print(
+                escape(f"{s.practice}: stopped cleanly; the next sync resumes from here.")
+            )
