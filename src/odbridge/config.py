@@ -4,9 +4,13 @@ A practice's settings come, highest precedence first, from explicit arguments, t
 environment (``ODBRIDGE_*``), a ``[practices.NAME]`` table of the TOML config file, and the
 OS keyring (keys only, service ``odbridge``, username ``NAME:developer_key`` /
 ``NAME:customer_key``). The config file is ``ODBRIDGE_CONFIG`` or ``config.toml`` in the
-user config directory (``platformdirs``). Keys are ``SecretStr`` and never printed. A config
-file that holds keys must be private to its owner (``chmod 600``): on POSIX systems one that
-other users can read or change is refused with :class:`ConfigError`.
+user config directory (``platformdirs``). Keys are ``SecretStr`` and never printed.
+
+The config file decides where the keys are sent (``base_url``), so on POSIX systems it must
+be its owner's alone, whatever it holds: a file owned by another user, or that other users
+can change, or in a folder they can change, is refused with :class:`ConfigError` saying the
+``chmod``/``chown`` that fixes it; a file holding keys must also be unreadable by others
+(``chmod 600``).
 
 Example ``config.toml``::
 
@@ -23,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
@@ -41,6 +44,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from odbridge.private_files import path_findings
 
 __all__ = [
     "ConfigError",
@@ -255,20 +260,16 @@ def config_path(env: Mapping[str, str] | None = None) -> Path:
     return Path(platformdirs.user_config_dir("odbridge", appauthor=False)) / "config.toml"
 
 
-SHARED_BITS = stat.S_IRGRP | stat.S_IWGRP | stat.S_IROTH | stat.S_IWOTH
-"""Permission bits that let other users read or change a file (0o066)."""
-
-
 def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read the TOML config file; an absent file gives empty settings.
 
     :class:`ConfigError` if the file cannot be read, is not TOML, has unknown or invalid
-    settings, or holds keys while other users can read or change it (POSIX).
+    settings, or is not private to its owner (see :func:`check_private`).
     """
     path = path or config_path(env)
     try:
         with path.open("rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
+            info = os.fstat(handle.fileno())
             data = handle.read()
     except FileNotFoundError:
         return Settings()
@@ -281,8 +282,7 @@ def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None
         raise ConfigError(f"The config file {path} is not UTF-8 text.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}.") from None
-    if _holds_keys(raw):
-        check_private(path, mode)
+    check_private(path, info, holds_keys=_holds_keys(raw))
     practices = raw.get("practices", {})
     if isinstance(practices, dict):
         for name, table in practices.items():
@@ -305,20 +305,30 @@ def _holds_keys(raw: Mapping[str, Any]) -> bool:
     )
 
 
-def check_private(path: Path, mode: int) -> None:
-    """Refuse a file holding keys that other users can read or change (``mode`` from stat).
+def check_private(
+    path: Path, info: os.stat_result, *, holds_keys: bool, uid: int | None = None
+) -> None:
+    """Refuse a config file that is not its owner's alone (``info`` from its open handle).
 
-    Only on POSIX: Windows protects files with ACLs, which mode bits do not describe.
+    Whatever it holds, the file must belong to this user (or root), and neither it nor any
+    folder above it may be writable by others: whoever can change it can point ``base_url``
+    at their own server and receive the keys. A file holding keys must not be readable by
+    others either. Only on POSIX (see :mod:`odbridge.private_files`); ``uid`` is for tests.
     """
-    if os.name != "posix" or not mode & SHARED_BITS:
+    findings = path_findings(path, info=info, secret=holds_keys, uid=uid)
+    if not findings:
         return
-    what = "read" if mode & (stat.S_IRGRP | stat.S_IROTH) else "change"
-    raise ConfigError(
-        f"{path} holds API keys but other users can {what} it "
-        f"(mode {stat.S_IMODE(mode):03o}): make it private with `chmod 600 {path}`.",
-        "Or keep the keys out of the file: in the OS keyring (service 'odbridge') or in "
-        "ODBRIDGE_DEVELOPER_KEY / ODBRIDGE_CUSTOMER_KEY.",
-    )
+    if holds_keys:
+        what = f"{path} holds API keys"
+        hint = (
+            "Or keep the keys out of the file: in the OS keyring (service 'odbridge') or in "
+            "ODBRIDGE_DEVELOPER_KEY / ODBRIDGE_CUSTOMER_KEY."
+        )
+    else:
+        what = f"The config file {path} decides where the API keys are sent"
+        hint = "Whoever can change it could point base_url at their own server and get the keys."
+    reasons = "; ".join(str(finding) for finding in findings)
+    raise ConfigError(f"{what} but {reasons}.", hint)
 
 
 def _config_error(

@@ -94,6 +94,12 @@ CASES: dict[str, Case] = {
     "config with keys writable by the group": Case(
         ("check",), ("holds API keys", "can change it", "chmod 600"), config=KEYS_TOML, mode=0o620
     ),
+    "config without keys writable by others (base_url hijack)": Case(
+        ("sync",),
+        ("decides where the API keys are sent", "can change it (mode 666)", "chmod 600"),
+        config='[practices.main]\nbase_url = "https://attacker.example/api/v1"\n',
+        mode=0o666,
+    ),
     "--all without practices": Case(
         ("sync", "--all"), ("--all needs practices in the config file", "[practices.NAME]")
     ),

@@ -59,10 +59,105 @@ def test_a_private_file_with_keys_is_read(tmp_path: Path, mode: int) -> None:
     assert key.get_secret_value() == "dev-secret-1"
 
 
-def test_a_file_without_keys_may_be_shared(tmp_path: Path) -> None:
+def test_a_file_without_keys_may_be_read_by_others(tmp_path: Path) -> None:
     assert load_settings(write(tmp_path, WITHOUT_KEYS, 0o644)).practices["main"].name == "main"
     empty_keys = '[practices.main]\ndeveloper_key = ""\n'
     assert "main" in load_settings(write(tmp_path, empty_keys, 0o644)).practices
+
+
+HIJACK = '[practices.main]\nbase_url = "https://attacker.example/api/v1"\n'
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666, 0o664], ids=oct)
+def test_a_file_others_can_change_is_refused_even_without_keys(tmp_path: Path, mode: int) -> None:
+    # The attack: another user edits base_url; the keys (from the environment or the
+    # keyring) would then be sent to their server.
+    path = write(tmp_path, HIJACK, mode)
+    with pytest.raises(ConfigError) as caught:
+        resolve_profile(env={"ODBRIDGE_CONFIG": str(path), "ODBRIDGE_DEVELOPER_KEY": "d"})
+    message = str(caught.value)
+    assert f"{path} decides where the API keys are sent" in message
+    assert f"other users can change it (mode {mode:03o})" in message
+    assert f"chmod 600 {path}" in message
+    assert "base_url" in caught.value.hint
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o757], ids=oct)
+def test_a_file_in_a_folder_others_can_change_is_refused(tmp_path: Path, mode: int) -> None:
+    # Others can rename the private file away and put their own in its place.
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    path = write(folder, HIJACK, 0o600)
+    folder.chmod(mode)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path)
+    message = str(caught.value)
+    assert f"other users can change its folder {folder} (mode {mode:03o})" in message
+    assert f"chmod go-w {folder}" in message
+    folder.chmod(0o755)  # readable by others is fine: they can list it, not replace it
+    assert load_settings(path).practices["main"].base_url == "https://attacker.example/api/v1"
+
+
+def test_a_world_writable_sticky_folder_is_safe_for_files_we_own(tmp_path: Path) -> None:
+    folder = tmp_path / "tmp-like"
+    folder.mkdir()
+    path = write(folder, HIJACK, 0o600)
+    folder.chmod(0o1777)  # like /tmp: others cannot rename or remove our entries
+    assert "main" in load_settings(path).practices
+
+
+def test_a_folder_above_the_file_is_checked_too(tmp_path: Path) -> None:
+    outer = tmp_path / "outer"
+    inner = outer / "inner"
+    inner.mkdir(parents=True)
+    path = write(inner, HIJACK, 0o600)
+    outer.chmod(0o777)  # others can rename "inner" away and make their own
+    with pytest.raises(ConfigError, match=r"chmod go-w .*outer`"):
+        load_settings(path)
+    outer.chmod(0o700)
+
+
+def test_a_symbolic_link_is_judged_by_the_file_it_points_to(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    target = write(shared, HIJACK, 0o600)
+    shared.chmod(0o777)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    link = private / "config.toml"
+    link.symlink_to(target)
+    with pytest.raises(ConfigError, match=r"its folder .*shared"):
+        load_settings(link)
+    shared.chmod(0o700)
+
+
+def test_a_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    # Someone else planted the file. As root the test plants it for real (chown); otherwise
+    # it asks the check on behalf of another uid, which makes our own file "someone else's".
+    path = write(tmp_path, HIJACK, 0o600)
+    uid: int | None = None
+    if os.geteuid() == 0:
+        os.chown(path, 4242, -1)
+    else:
+        uid = os.geteuid() + 4242
+    info = os.stat(path)
+    with pytest.raises(ConfigError) as caught:
+        config.check_private(path, info, holds_keys=False, uid=uid)
+    message = str(caught.value)
+    assert "it belongs to another user" in message
+    assert "chown " in message
+    assert f" {path}`" in message
+    with pytest.raises(ConfigError, match="belongs to another user"):
+        config.check_private(path, info, holds_keys=True, uid=uid)
+    config.check_private(path, info, holds_keys=True, uid=info.st_uid)  # the owner: accepted
+
+
+def test_root_may_own_a_config_file_without_keys(tmp_path: Path) -> None:
+    # A system-wide file (/etc/...) is root's; only a file holding keys must be ours.
+    path = write(tmp_path, HIJACK, 0o644)
+    info = os.stat(path)
+    as_root = os.stat_result((info.st_mode, *info[1:4], 0, *info[5:]))  # st_uid = 0
+    config.check_private(path, as_root, holds_keys=False)
 
 
 def test_unreadable_files_say_why_in_a_sentence(tmp_path: Path) -> None:

@@ -1,0 +1,167 @@
+"""Checks that a file holding secrets (or deciding where secrets go) is its owner's alone.
+
+Three questions, asked of the config file, the key files and the store's folder:
+
+- **Who owns it?** A file another user owns was written by them: they know (or chose) what
+  it holds. Root may own files and folders (system locations); nobody else but us.
+- **Who can change it?** A file others can write, or any folder on its path others can write
+  (so that they can rename the file away and put their own in its place), is not ours
+  alone, whatever it holds today. A world-writable folder with the sticky bit (``/tmp``) is
+  safe for the entries we own: others cannot rename or remove them.
+- **Who can read it?** A secret others can read is no longer secret.
+
+Only on POSIX systems: Windows protects files with ACLs, which mode bits do not describe.
+This module imports nothing of odbridge, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = [
+    "GROUP_OTHER_READ",
+    "GROUP_OTHER_WRITE",
+    "Finding",
+    "checks_apply",
+    "current_uid",
+    "make_private",
+    "path_findings",
+]
+
+GROUP_OTHER_WRITE = stat.S_IWGRP | stat.S_IWOTH
+"""Bits that let other users change a file, or add, rename and remove a folder's entries."""
+
+GROUP_OTHER_READ = stat.S_IRGRP | stat.S_IROTH
+"""Bits that let other users read a file."""
+
+ROOT_UID = 0
+
+
+def checks_apply() -> bool:
+    """True where mode bits and owners mean something (POSIX)."""
+    return os.name == "posix"
+
+
+def current_uid() -> int:
+    """The effective user id of this process (-1 where there is none)."""
+    geteuid = getattr(os, "geteuid", None)
+    return int(geteuid()) if geteuid is not None else -1
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a file is not private: what is wrong (a phrase that reads after "but",
+    e.g. "other users can read it (mode 644)"), and the command that fixes it."""
+
+    path: Path
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.problem}: fix it with `{self.fix}`"
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        return str(uid)
+
+
+def _check_owner(
+    path: Path, info: os.stat_result, uid: int, *, allow_root: bool, folder: bool
+) -> Finding | None:
+    if info.st_uid == uid or (allow_root and info.st_uid == ROOT_UID):
+        return None
+    what = f"its folder {path}" if folder else "it"
+    return Finding(
+        path,
+        f"{what} belongs to another user ({_owner_name(info.st_uid)}), who could have written it",
+        f"chown {_owner_name(uid)} {path}",
+    )
+
+
+def _folder_findings(folder: Path, uid: int) -> list[Finding]:
+    """Every folder from ``folder`` up to the root that another user could change."""
+    found: list[Finding] = []
+    for current in (folder, *folder.parents):
+        try:
+            info = current.stat()
+        except OSError:
+            continue  # cannot be inspected; the file's own check will fail to open it
+        owner = _check_owner(current, info, uid, allow_root=True, folder=True)
+        if owner is not None:
+            found.append(owner)
+        sticky = bool(info.st_mode & stat.S_ISVTX)
+        if info.st_mode & GROUP_OTHER_WRITE and not sticky:
+            found.append(
+                Finding(
+                    current,
+                    f"other users can change its folder {current} (mode "
+                    f"{stat.S_IMODE(info.st_mode):03o}) and so replace it",
+                    f"chmod go-w {current}",
+                )
+            )
+    return found
+
+
+def path_findings(
+    path: Path,
+    *,
+    info: os.stat_result | None = None,
+    secret: bool,
+    uid: int | None = None,
+) -> list[Finding]:
+    """Why ``path`` is not private to this user; empty when it is (or off POSIX).
+
+    Checks the file's owner, that nobody else can write it, and (when ``secret``) that
+    nobody else can read it; then every folder above it (the real one, symbolic links
+    resolved) for its owner and for write access by others. ``info`` is the file's
+    ``stat`` when the caller already has it from the open file (no race).
+    """
+    if not checks_apply():
+        return []
+    uid = current_uid() if uid is None else uid
+    path = Path(os.path.abspath(path))
+    found: list[Finding] = []
+    try:
+        info = info or path.stat()
+    except OSError:
+        info = None
+    if info is not None:
+        owner = _check_owner(path, info, uid, allow_root=not secret, folder=False)
+        if owner is not None:
+            found.append(owner)
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & GROUP_OTHER_WRITE:
+            found.append(
+                Finding(path, f"other users can change it (mode {mode:03o})", f"chmod 600 {path}")
+            )
+        elif secret and mode & GROUP_OTHER_READ:
+            found.append(
+                Finding(path, f"other users can read it (mode {mode:03o})", f"chmod 600 {path}")
+            )
+    folders = {path.parent.resolve(), path.resolve().parent}
+    for folder in sorted(folders):
+        for finding in _folder_findings(folder, uid):
+            if finding not in found:
+                found.append(finding)
+    return found
+
+
+def make_private(path: Path, info: os.stat_result | None = None) -> bool:
+    """Remove the group and other bits of a file we own (``chmod 600`` for a plain file);
+    True if the mode was changed. Off POSIX, or for a file already private, does nothing."""
+    if not checks_apply():
+        return False
+    info = info or path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return False
+    os.chmod(path, mode & stat.S_IRWXU)
+    return True
