@@ -185,7 +185,7 @@ class Client:
         self.retry_policy = retry or RetryPolicy()
         self.stats = ClientStats()
         self._customer_key = customer
-        self._secrets = tuple(k.get_secret_value() for k in (developer, customer))
+        self._redact = logsafe.SecretRedactor(k.get_secret_value() for k in (developer, customer))
         self._http = httpx.Client(
             auth=make_auth(developer, customer, profile.auth_scheme),
             headers={
@@ -412,19 +412,12 @@ class Client:
             self._pacer.throttled(capped)
         raise error_for_status(
             status,
-            self._redact(clean_server_message(response.content)),
+            clean_server_message(response.content, redact=self._redact),
             self.error_context(),
             retry_after=retry_after,
             method=method,
             path=path,
         )
-
-    def _redact(self, text: str) -> str:
-        """Hide the keys should a server ever echo them back."""
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
 
     @staticmethod
     def _decode(response: httpx.Response, method: str, path: str) -> Any:

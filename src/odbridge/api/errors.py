@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -326,9 +327,20 @@ class ErrorContext:
     page_size: int | None = None
 
 
-def clean_server_message(body: bytes | str, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """The server's explanation as one short line: a JSON string unquoted, HTML stripped."""
+def clean_server_message(
+    body: bytes | str,
+    limit: int = MAX_MESSAGE_CHARS,
+    redact: Callable[[str], str] | None = None,
+) -> str:
+    """The server's explanation as one short line: a JSON string unquoted, HTML stripped.
+
+    ``redact`` (the client's :class:`~odbridge.api.logsafe.SecretRedactor`) is applied to
+    the whole body and again to the cleaned text, always **before** the text is cut to
+    ``limit`` characters: a key straddling the cut would otherwise leave a piece behind.
+    """
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    if redact is not None:
+        text = redact(text)
     text = text.strip()
     if not text:
         return ""
@@ -348,6 +360,8 @@ def clean_server_message(body: bytes | str, limit: int = MAX_MESSAGE_CHARS) -> s
         text = title.group(1) if title else _TAG.sub(" ", _SCRIPT.sub(" ", text))
         text = html.unescape(text)
     text = _SPACE.sub(" ", text).strip()
+    if redact is not None:  # JSON and HTML escapes are undone now: look again
+        text = redact(text)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
     return text
