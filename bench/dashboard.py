@@ -33,9 +33,9 @@ from tests.helpers import PG_URL, fill_store
 
 from odbridge.dashboard.app import create_app
 from odbridge.dashboard.server import DashboardServer
-from odbridge.dashboard.users import add_user
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients
+from odbridge.store.users import add_user
 
 PG_SCHEMA = "bench_dash"
 USER, PASSWORD = "bench", "bench-password-123"

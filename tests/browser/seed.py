@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
-from odbridge.dashboard.users import add_user
 from odbridge.store.schema import patients, sync_runs, sync_state
+from odbridge.store.users import add_user
 from tests.helpers import fill_store
 
 ADMIN, ADMIN_PASSWORD = "alice", "alice-admin-password"

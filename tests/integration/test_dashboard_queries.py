@@ -16,7 +16,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from odbridge.dashboard import queries as q
-from odbridge.dashboard.users import (
+from odbridge.store import audit
+from odbridge.store.schema import patients, users
+from odbridge.store.users import (
     UserError,
     add_user,
     authenticate,
@@ -24,8 +26,6 @@ from odbridge.dashboard.users import (
     set_disabled,
     set_password,
 )
-from odbridge.store import audit
-from odbridge.store.schema import patients, users
 from tests.browser.seed import insert_patient
 from tests.helpers import fill_store
 

@@ -15,9 +15,9 @@ from sqlalchemy import Engine, func, select, text
 
 from odbridge.dashboard.app import create_app
 from odbridge.dashboard.server import DashboardServer
-from odbridge.dashboard.users import add_user, set_disabled, set_password
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import audit_log, patients
+from odbridge.store.users import add_user, set_disabled, set_password
 from tests.browser.seed import (
     ADMIN,
     ADMIN_PASSWORD,

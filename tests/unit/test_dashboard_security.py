@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from odbridge.dashboard.app import plotly_css, plotly_guarded_styles, plotly_js_path
+from odbridge.dashboard.assets import plotly_css, plotly_guarded_styles, plotly_js_path
 from odbridge.dashboard.cache import AggregateCache
 from odbridge.dashboard.queries import PatientFilter, age_on, search_kind, week_of, years_before
 from odbridge.dashboard.security import (

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from odbridge.api.errors import ResponseFormatError
+from odbridge.vocab import ContactMethod, Gender, PatStatus, Position, YesNoUnknown
 
 __all__ = [
     "PATIENT_FIELDS",
@@ -54,59 +55,6 @@ NO_DATE = "0001-01-01"
 NO_DATETIME = "0001-01-01 00:00:00"
 API_DATE_FORMAT = "%Y-%m-%d"
 API_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-class PatStatus(StrEnum):
-    """A patient's status."""
-
-    PATIENT = "Patient"
-    NON_PATIENT = "NonPatient"
-    INACTIVE = "Inactive"
-    ARCHIVED = "Archived"
-    DELETED = "Deleted"
-    DECEASED = "Deceased"
-    PROSPECTIVE = "Prospective"
-
-
-class Gender(StrEnum):
-    """A patient's gender (Other on newer Open Dental versions)."""
-
-    MALE = "Male"
-    FEMALE = "Female"
-    UNKNOWN = "Unknown"
-    OTHER = "Other"
-
-
-class Position(StrEnum):
-    """A patient's marital status."""
-
-    SINGLE = "Single"
-    MARRIED = "Married"
-    CHILD = "Child"
-    WIDOWED = "Widowed"
-    DIVORCED = "Divorced"
-
-
-class ContactMethod(StrEnum):
-    """How a patient prefers to be contacted (confirmations, recalls, in general)."""
-
-    NONE = "None"
-    DO_NOT_CALL = "DoNotCall"
-    HM_PHONE = "HmPhone"
-    WK_PHONE = "WkPhone"
-    WIRELESS_PH = "WirelessPh"
-    EMAIL = "Email"
-    SEE_NOTES = "SeeNotes"
-    MAIL = "Mail"
-    TEXT_MESSAGE = "TextMessage"
-
-
-class YesNoUnknown(StrEnum):
-    """Whether a patient accepts text messages (TxtMsgOk)."""
-
-    UNKNOWN = "Unknown"
-    YES = "Yes"
-    NO = "No"
 
 
 class UnknownEnumValueWarning(UserWarning):

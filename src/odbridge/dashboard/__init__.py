@@ -5,7 +5,7 @@ from odbridge.dashboard import create_app, serve, add_user
 
 from odbridge.dashboard.app import create_app
 from odbridge.dashboard.server import DashboardServer, serve
-from odbridge.dashboard.users import UserError, add_user, list_users, set_password
+from odbridge.store.users import UserError, add_user, list_users, set_password
 
 __all__ = [
     "DashboardServer",

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from odbridge.dashboard.security import (
@@ -28,7 +28,9 @@ from odbridge.dashboard.security import (
     log,
     safe_next,
 )
-from odbridge.dashboard.users import (
+from odbridge.store import audit
+from odbridge.store.schema import users
+from odbridge.store.users import (
     User,
     UserError,
     authenticate,
@@ -36,8 +38,6 @@ from odbridge.dashboard.users import (
     normalize_username,
     session_tag,
 )
-from odbridge.store import audit
-from odbridge.store.schema import users
 
 PUBLIC_PREFIXES = ("/static/",)
 PUBLIC_PATHS = ("/login",)
@@ -94,7 +94,9 @@ class AuthMiddleware:
             location = (
                 "/login" if target == "/" else f"/login?next={quote(safe_next(target), safe='')}"
             )
-            response = RedirectResponse(location, status_code=303)
+            response: Response = RedirectResponse(location, status_code=303)
+            if path.endswith(".json"):  # a page's JSON twin: no redirect to an HTML form
+                response = JSONResponse({"error": "Log in first.", "status": 401}, 401)
             if raw:
                 response.headers.append("Set-Cookie", self.codec.cookie_header(None))
             await response(scope, receive, send)
