@@ -77,10 +77,10 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     from odbridge.cli.progress import SyncProgressView
     from odbridge.config import Mode, PracticeProfile, Tier
     from odbridge.dashboard.server import serve
-    from odbridge.dashboard.users import add_user, list_users, set_password
     from odbridge.simulator.server import SimulatorServer
     from odbridge.simulator.settings import SimulatorSettings
     from odbridge.store.db import create_store_engine
+    from odbridge.store.users import add_user, list_users, set_password
     from odbridge.sync.runner import sync_practice
 
     settings = SimulatorSettings(

@@ -20,7 +20,7 @@ def serve_command(
 ) -> None:
     """Serve the practice dashboard (login required) from the local store."""
     from odbridge.dashboard.server import load_secret_key, serve
-    from odbridge.dashboard.users import list_users
+    from odbridge.store.users import list_users
 
     setup_logging()
     if bool(ssl_certfile) != bool(ssl_keyfile):

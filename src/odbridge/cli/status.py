@@ -12,7 +12,7 @@ from odbridge.cli.common import DbOption, console, open_store, out
 
 def status_command(db: DbOption = None) -> None:
     """Each practice's last sync, its freshness and row counts."""
-    from odbridge.sync.status import practice_statuses
+    from odbridge.store.runlog import practice_statuses
 
     statuses = practice_statuses(open_store(db))
     if not statuses:

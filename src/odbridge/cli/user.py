@@ -24,7 +24,7 @@ def user_add(
     db: DbOption = None,
 ) -> None:
     """Create a dashboard login; the password is asked for (hidden) or read from stdin."""
-    from odbridge.dashboard.users import UserError, add_user
+    from odbridge.store.users import UserError, add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -41,7 +41,7 @@ def user_add(
 @app.command("list")
 def user_list(db: DbOption = None) -> None:
     """The dashboard logins and their roles."""
-    from odbridge.dashboard.users import list_users
+    from odbridge.store.users import list_users
 
     table = Table("user", "role", "created (UTC)", "disabled")
     for user in list_users(open_store(db)):
