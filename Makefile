@@ -1,11 +1,15 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
-.PHONY: demo test setup lint bench clean
+.PHONY: demo test fuzz setup lint bench clean
 
 demo: setup
 	.venv/bin/odbridge demo
 
 test: setup
 	bash scripts/test.sh
+
+# Randomised property and schema fuzzing (not part of `make test`, which is deterministic).
+fuzz: setup
+	bash scripts/fuzz.sh
 
 setup:
 	bash scripts/setup.sh

@@ -29,4 +29,4 @@ echo "== mypy"
 echo "== bandit"
 .venv/bin/bandit -r src -q
 echo "== pytest"
-.venv/bin/pytest "$@"
+.venv/bin/pytest --durations=15 "$@"

@@ -1,4 +1,5 @@
-"""Shared fixtures: simulators on loopback ports, and a rule that a skipped test fails the run."""
+"""Shared fixtures: simulators on loopback ports, isolation from the user's settings, the
+Hypothesis profiles, and a rule that a skipped test fails the run."""
 
 from __future__ import annotations
 
@@ -9,11 +10,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import Verbosity, settings
 from sqlalchemy import Engine, create_engine, text
 
 from odbridge.simulator.server import SimulatorServer
 from odbridge.simulator.settings import SimulatorSettings
 from tests.helpers import CUST_KEY, DEV_KEY, PG_URL, SimulatorFactory
+
+# Hypothesis: the test command is deterministic (the same examples every run, nothing carried
+# over from an earlier run in .hypothesis/); scripts/fuzz.sh runs the same properties with
+# fresh random examples, ten times as many, and prints what it found.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile(
+    "fuzz",
+    derandomize=False,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    verbosity=Verbosity.normal,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

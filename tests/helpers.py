@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
 
@@ -15,11 +17,37 @@ CUST_KEY = "test-cust-key-41ab"
 ODFHIR = f"ODFHIR {DEV_KEY}/{CUST_KEY}"
 HEADERS = {"Authorization": ODFHIR, "Content-Type": "application/json"}
 
+T = TypeVar("T")
+
 SimulatorFactory = Callable[..., SimulatorServer]
 """``simulator_factory(**settings)``: start a simulator with the test keys."""
 
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+FUZZ_SCALE = int(os.environ.get("ODBRIDGE_FUZZ_SCALE", "1"))
+"""How many times more examples the randomised fuzz run (scripts/fuzz.sh) draws than CI."""
+
+
+def examples(count: int) -> int:
+    """``count`` Hypothesis examples in CI; ``FUZZ_SCALE`` times more in the fuzz run."""
+    return count * FUZZ_SCALE
+
+
+def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Poll ``condition`` until it returns something truthy (returned), or fail after
+    ``timeout`` seconds saying ``what`` never happened. Exceptions count as "not yet"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            found = condition()
+        except Exception:
+            found = None
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:g} s")
+        time.sleep(0.02)
 
 
 def source_rows(sim: SimulatorServer) -> dict[int, dict[str, Any]]:

@@ -6,15 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, func, select
 
 from odbridge.store.db import create_store_engine
-from odbridge.store.schema import sync_runs
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
+from odbridge.store.schema import patients, sync_runs
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +33,27 @@ def cli_env(tmp_path: Path, base_url: str, interval: str = "0.02") -> dict[str, 
     }
 
 
+def committed_rows(db: str) -> int:
+    """Patients the running sync has committed so far (read beside it, as a user could)."""
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(patients)).scalar_one()
+    finally:
+        engine.dispose()
+
+
+def finished_runs(db: str) -> int:
+    """Sync runs recorded as finished (ok) so far."""
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            query = select(func.count()).select_from(sync_runs).where(sync_runs.c.outcome == "ok")
+            return connection.execute(query).scalar_one()
+    finally:
+        engine.dispose()
+
+
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ODBRIDGE, *args], env=env, capture_output=True, text=True, timeout=120)
 
@@ -51,7 +71,8 @@ def test_ctrl_c_stops_after_the_page_and_the_next_sync_resumes(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(2.0)
+    # Ctrl-C once the first page is in the store: 14 more pages (1.4 s at the pace) to go
+    wait_for(lambda: committed_rows(db), "a committed page")
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0
@@ -87,7 +108,7 @@ def test_every_runs_on_a_schedule_until_sigterm(
         stderr=subprocess.STDOUT,
         text=True,
     )
-    time.sleep(4.0)
+    wait_for(lambda: finished_runs(db) >= 3, "three scheduled syncs")
     process.send_signal(signal.SIGTERM)
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 0

@@ -23,6 +23,7 @@ from odbridge.dashboard.app import create_app
 from odbridge.dashboard.server import DashboardServer
 from odbridge.store.db import create_store_engine
 from tests.browser.seed import ADMIN, ADMIN_PASSWORD, SECRET, csrf_from, seed_store
+from tests.helpers import examples
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +81,7 @@ def _ok(response: httpx.Response) -> None:
     assert "Traceback" not in response.text
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(EXAMPLES), suppress_health_check=list(HealthCheck))
 @given(params=_params(PATIENTS_PARAMS))
 def test_patients_search_and_filters_never_fail(
     admin_client: httpx.Client, params: dict[str, str]
@@ -88,7 +89,9 @@ def test_patients_search_and_filters_never_fail(
     _ok(admin_client.get("/patients", params=params))
 
 
-@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=examples(EXAMPLES) // 2, deadline=None, suppress_health_check=list(HealthCheck)
+)
 @given(params=_params(QUALITY_PARAMS), page=st.sampled_from(("/quality", "/", "/audit")))
 def test_other_pages_parameters_never_fail(
     admin_client: httpx.Client, params: dict[str, str], page: str
@@ -96,7 +99,9 @@ def test_other_pages_parameters_never_fail(
     _ok(admin_client.get(page, params=params))
 
 
-@settings(max_examples=EXAMPLES // 2, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=examples(EXAMPLES) // 2, deadline=None, suppress_health_check=list(HealthCheck)
+)
 @given(
     pat_num=st.one_of(VALUE, st.integers(min_value=-(2**70), max_value=2**70).map(str)),
     practice=VALUE,

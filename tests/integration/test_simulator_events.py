@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from odbridge.simulator.server import SimulatorServer
-from tests.helpers import HEADERS, SimulatorFactory
+from tests.helpers import HEADERS, SimulatorFactory, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -68,8 +68,7 @@ def test_changes_endpoint_bumps_date_t_stamps(simulator: SimulatorServer) -> Non
 
 def test_change_traffic_runs_in_the_background(simulator_factory: SimulatorFactory) -> None:
     sim = simulator_factory(changes_per_minute=1200)  # one change every 50 ms
-    time.sleep(0.6)
-    assert sim.stats()["changes"] >= 5
+    wait_for(lambda: sim.stats()["changes"] >= 5, "five changes in the background")
 
 
 def test_same_seed_same_practice_over_http(simulator_factory: SimulatorFactory) -> None:

@@ -6,12 +6,11 @@ set; with faults off no answer may be a 5xx, and every answer must have a docume
 content type, headers and body shape. Afterwards the client must still read every patient,
 including those the fuzzer created with arbitrary text.
 
-``ODBRIDGE_FUZZ_EXAMPLES`` (default 25) sets the examples per operation and mode.
+25 examples per operation and mode (more in the randomised run of scripts/fuzz.sh).
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from typing import Any
 
@@ -26,13 +25,13 @@ from schemathesis.core.result import Ok
 from odbridge.api.client import Client
 from odbridge.simulator.openapi import openapi_document
 from odbridge.simulator.server import SimulatorServer
-from tests.helpers import CUST_KEY, DEV_KEY, HEADERS, SimulatorFactory
+from tests.helpers import CUST_KEY, DEV_KEY, HEADERS, SimulatorFactory, examples
 
 pytestmark = pytest.mark.integration
 
 Operation = APIOperation[Any, Any, Any, Any]
 
-EXAMPLES = int(os.environ.get("ODBRIDGE_FUZZ_EXAMPLES", "25"))
+EXAMPLES = examples(25)
 
 CHECKS = [
     schemathesis_checks.not_a_server_error,
@@ -73,8 +72,6 @@ def fuzz_operation(
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
-        database=None,
-        derandomize=True,
         suppress_health_check=[
             HealthCheck.filter_too_much,
             HealthCheck.too_slow,

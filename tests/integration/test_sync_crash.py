@@ -12,14 +12,15 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients, sync_runs
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +36,32 @@ FAULTS = {
     "slow_seconds": 0.05,
     "seed": 3,
 }
+
+
+def last_run_id(url: str) -> int:
+    """The newest run's id (0 before the first)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.max(sync_runs.c.id))).scalar_one() or 0
+    finally:
+        engine.dispose()
+
+
+def pages_of_runs_after(url: str, run_id: int) -> int:
+    """Pages committed by runs newer than ``run_id`` (read beside the running sync)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = select(func.max(sync_runs.c.pages)).where(sync_runs.c.id > run_id)
+            return connection.execute(query).scalar_one() or 0
+    finally:
+        engine.dispose()
+
+
+def reached(process: subprocess.Popen[bytes], url: str, after: int, pages: int) -> bool:
+    """The run of ``process`` committed ``pages`` pages (or the process already ended)."""
+    return process.poll() is not None or pages_of_runs_after(url, after) >= pages
 
 
 def test_sigkill_at_random_points_loses_and_duplicates_nothing(
@@ -53,7 +80,7 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
     }
     command = [ODBRIDGE, "sync", "--db", store_url]
     rng = random.Random(20261125)
-    killed = attempts = 0
+    killed = attempts = last = 0
     while killed < KILLS and attempts < 2 * KILLS:
         attempts += 1
         # --full: each run pages through everything (resuming an unfinished pass), so
@@ -61,11 +88,16 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         process = subprocess.Popen(
             [*command, "--full"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        time.sleep(rng.uniform(0.7, 2.0))
+        # the crash point: a random moment within the page after a random number of pages
+        # of this run were committed (pages are ~40 ms apart at this pace)
+        pages = rng.randint(1, 5)
+        wait_for(partial(reached, process, store_url, last, pages), "a page of the run", 60)
+        time.sleep(rng.uniform(0, 0.05))  # not waiting for anything: choosing the kill point
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed += 1
         process.wait(timeout=30)
+        last = last_run_id(store_url)
         sim.change(rng.randint(0, 25))
     assert killed == KILLS, "the syncs finished before they could be killed"
 

@@ -27,6 +27,7 @@ from odbridge.api.errors import ResponseFormatError
 from odbridge.api.models import PATIENT_FIELDS, Patient, PatientSummary, UnknownEnumValueWarning
 from odbridge.api.paging import KNOWN_CAPS, paginate
 from odbridge.api.retry import RetryPolicy
+from tests.helpers import examples
 
 pytestmark = pytest.mark.unit
 
@@ -119,7 +120,7 @@ def _parse(model: type[Model], data: object) -> tuple[Model | None, ResponseForm
             return None, exc
 
 
-@settings(max_examples=250, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), suppress_health_check=[HealthCheck.too_slow])
 @given(data=_anything, model=st.sampled_from([Patient, PatientSummary]))
 def test_any_json_parses_or_raises_a_phi_free_response_format_error(
     data: object, model: type[Model]
@@ -137,7 +138,7 @@ def test_any_json_parses_or_raises_a_phi_free_response_format_error(
     assert repr(parsed) == f"{model.__name__}(pat_num={parsed.pat_num!r})"  # no PHI in repr
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(value=_scalars, field=st.sampled_from(PATIENT_FIELDS))
 def test_a_wrong_value_names_its_field_but_never_quotes_it(value: object, field: str) -> None:
     row = {"PatNum": 1, field: value}
@@ -147,7 +148,7 @@ def test_a_wrong_value_names_its_field_but_never_quotes_it(value: object, field:
         _assert_no_leak(error, row)
 
 
-@settings(max_examples=100)
+@settings(max_examples=examples(100))
 @given(
     birthdate=st.dates(min_value=date(2, 1, 1)),  # year 1 is Open Dental's "no date"
     stamp=st.datetimes(min_value=datetime(2, 1, 1)),
@@ -182,7 +183,7 @@ def paging_cases(draw: st.DrawFn) -> tuple[int, int, int, int]:
     return total, limit, cap, offset
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(case=paging_cases())
 def test_paginate_yields_every_row_once_and_ends(case: tuple[int, int, int, int]) -> None:
     total, limit, cap, offset = case
@@ -210,7 +211,7 @@ def _row(pat_num: int) -> dict[str, Any]:
     return {"serverDateTime": "2024-05-06 07:08:09", "PatNum": pat_num, "LName": f"L{pat_num}"}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     total=st.integers(0, 450),
     page_size=st.integers(1, 130),

@@ -26,6 +26,7 @@ from odbridge.api.models import (
     UnknownEnumValueWarning,
     YesNoUnknown,
 )
+from tests.helpers import examples
 
 pytestmark = pytest.mark.unit
 
@@ -394,7 +395,7 @@ def _semantic(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.too_slow])
 @given(api_patients())
 def test_any_documented_patient_round_trips(row: dict[str, Any]) -> None:
     with warnings.catch_warnings():
