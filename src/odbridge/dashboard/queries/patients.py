@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Engine, and_, func, literal, or_, select
@@ -65,6 +66,7 @@ class PatientFilter:
 
     practice: Practices = None
     search: str = ""
+    birthdate: date | None = None
     status: str | None = None
     clinic: int | None = None
     provider: int | None = None
@@ -79,6 +81,8 @@ class PatientFilter:
         used = []
         if self.search.strip():
             used.append(f"search({search_kind(self.search)})")
+        if self.birthdate is not None:
+            used.append("birthdate")  # never the date itself
         for name in ("status", "clinic", "provider"):
             value = getattr(self, name)
             if value is not None:
@@ -166,6 +170,8 @@ def filter_conditions(f: PatientFilter) -> list[ColumnElement[bool]]:
     conditions = scope(f.practice, f.include_missing)
     if f.search.strip():
         conditions.append(search_condition(f.search))
+    if f.birthdate is not None:
+        conditions.append(P.birthdate == f.birthdate)
     if f.status is not None:
         conditions.append(P.pat_status == f.status)
     if f.clinic is not None:
