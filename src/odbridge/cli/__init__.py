@@ -16,6 +16,7 @@ from odbridge.cli import config, patients, user
 from odbridge.cli.check import check_command
 from odbridge.cli.demo import demo_command
 from odbridge.cli.export import export_command, views_command
+from odbridge.cli.mcp import mcp_command
 from odbridge.cli.serve import serve_command
 from odbridge.cli.simulate import simulate_command
 from odbridge.cli.status import status_command
@@ -56,6 +57,7 @@ app.add_typer(patients.app, name="patients")
 app.add_typer(config.app, name="config")
 app.command("serve")(serve_command)
 app.add_typer(user.app, name="user")
+app.command("mcp")(mcp_command)
 app.command("demo")(demo_command)
 
 __all__ = ["app"]

@@ -8,6 +8,7 @@ odbridge refuse a store written by a newer one instead of corrupting it.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,40 @@ def create_store_engine(url: str | None = None) -> Engine:
 
         create_views(engine)  # a new store gets the reporting views at once
     return engine
+
+
+def create_read_only_engine(url: str | None = None) -> Engine:
+    """An engine that can only read the store at ``url``, which must exist (open it with
+    :func:`create_store_engine` first): SQLite's file is opened read-only, PostgreSQL's
+    sessions default to read-only transactions. For readers that must never write."""
+    resolved = resolve_url(url)
+    parsed = make_url(resolved)
+    if parsed.get_backend_name() == "sqlite":
+        path = Path(parsed.database or "").expanduser()
+        if not parsed.database or parsed.database == ":memory:" or not path.is_file():
+            raise StoreError(f"There is no store at {describe_url(resolved)}.")
+        target = f"{path.resolve().as_uri()}?mode=ro"
+
+        def connect() -> Any:
+            connection = sqlite3.connect(target, uri=True, timeout=30, check_same_thread=False)
+            connection.execute("PRAGMA query_only=ON")
+            return connection
+
+        return create_engine("sqlite://", creator=connect, hide_parameters=True)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
+    event.listen(engine, "connect", _read_only_session)
+    return engine
+
+
+def _read_only_session(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    cursor.close()
+    dbapi_connection.autocommit = autocommit
 
 
 def ensure_schema(engine: Engine, where: str = "the store") -> bool:

@@ -1,0 +1,70 @@
+"""What every tool shares: the store it reads, JSON-ready values, and bounded pages."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from odbridge.mcp.deid import SafeHarbor
+
+MAX_PER_PAGE = 100
+"""The most rows any tool returns in one call."""
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolEnv:
+    """The store the tools read (``reader``, opened read-only where the database allows) and
+    the one audit entries go to (``writer``), plus the de-identification, if on."""
+
+    reader: Engine
+    writer: Engine
+    harbor: SafeHarbor | None = None
+    today: Callable[[], date] = date.today
+    sync_every: timedelta | None = None
+
+    @property
+    def deidentified(self) -> bool:
+        return self.harbor is not None
+
+
+def plain(value: Any) -> Any:
+    """A store value as JSON: dates in ISO form, money as a number of cents-exact decimals."""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def plain_row(row: Row, drop: Sequence[str] = ()) -> Row:
+    return {key: plain(value) for key, value in row.items() if key not in drop}
+
+
+def paging(total: int, page: int, per_page: int, returned: int) -> Row:
+    """How a page sits in the whole: ``truncated`` is true when more rows match than shown."""
+    pages = max(1, math.ceil(total / per_page)) if per_page else 1
+    more = page < pages
+    return {
+        "total": total,
+        "page": page,
+        "per_page": per_page,
+        "pages": pages,
+        "returned": returned,
+        "truncated": returned < total,
+        "next_page": page + 1 if more else None,
+    }
+
+
+def clamp_page(page: int, per_page: int) -> tuple[int, int]:
+    """A page number of at least 1 and a page size between 1 and :data:`MAX_PER_PAGE`."""
+    return max(1, page), max(1, min(MAX_PER_PAGE, per_page))
