@@ -11,7 +11,7 @@ from odbridge.mcp.access import Caller, user_named
 from odbridge.mcp.common import ToolEnv
 from odbridge.mcp.deid import SafeHarbor
 from odbridge.mcp.http import create_http_app, identify_http, serve_http
-from odbridge.mcp.server import create_server
+from odbridge.mcp.server import Identify, create_server
 from odbridge.store.db import create_read_only_engine, create_store_engine, resolve_url
 
 
@@ -30,14 +30,19 @@ def open_env(
     return ToolEnv(reader=reader, writer=writer, harbor=harbor, sync_every=sync_every)
 
 
-def run_stdio(env: ToolEnv, username: str) -> None:
-    """Serve one assistant on stdin/stdout as ``username`` (checked now and at every call)."""
-    user_named(env.writer, username)  # fail now, before the client connects, if unknown
+def identify_user(env: ToolEnv, username: str) -> Identify:
+    """Every call is ``username``'s, read again each time (a disabled user is refused)."""
+    user_named(env.writer, username)  # fail now, before a client connects, if unknown
 
     def identify(_request: object) -> Caller:
         return Caller(user_named(env.writer, username), deidentified=env.deidentified)
 
-    server = create_server(env, identify)
+    return identify
+
+
+def run_stdio(env: ToolEnv, username: str) -> None:
+    """Serve one assistant on stdin/stdout as ``username``."""
+    server = create_server(env, identify_user(env, username))
     anyio.run(server.run_stdio_async)
 
 

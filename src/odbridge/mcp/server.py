@@ -105,6 +105,14 @@ def _register_deidentified_patient_tools(server: FastMCP, env: ToolEnv, call: Ca
         ] = False,
         page: Page = 1,
         per_page: Annotated[Literal[25, 50, 100], Field(description="Rows per page.")] = 25,
+        query: Annotated[
+            str,
+            Field(
+                max_length=100,
+                description="Not available here: this server is de-identified, so a name, "
+                "number, phone or email is refused. Leave empty.",
+            ),
+        ] = "",
     ) -> Row:
         """List patients in the Safe Harbor view: pseudonymous patient_id and family_id,
         birth year and age, ZIP3, status, provider, clinic and balances; no names or
@@ -114,6 +122,7 @@ def _register_deidentified_patient_tools(server: FastMCP, env: ToolEnv, call: Ca
             functools.partial(
                 patients.search_patients,
                 env,
+                query=query,
                 status=status,
                 practice=practice,
                 include_missing=include_missing,
