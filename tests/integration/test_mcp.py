@@ -24,13 +24,13 @@ from mcp.types import CallToolResult
 from sqlalchemy import Engine
 
 from odbridge.api.client import Client
-from odbridge.dashboard.users import add_user, set_disabled
 from odbridge.mcp.http import McpHttpServer, create_http_app, identify_http
 from odbridge.mcp.run import open_env
 from odbridge.mcp.server import create_server
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.audit import AuditEntry, entries
 from odbridge.store.db import create_store_engine
+from odbridge.store.users import add_user, set_disabled
 from odbridge.sync.engine import SyncEngine
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 

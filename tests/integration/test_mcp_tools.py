@@ -16,7 +16,6 @@ from mcp.types import CallToolResult
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from odbridge.dashboard.users import add_user
 from odbridge.export.deidentify import Pseudonymizer, load_or_create_key
 from odbridge.mcp.common import ToolEnv
 from odbridge.mcp.run import identify_user, open_env
@@ -24,6 +23,7 @@ from odbridge.mcp.server import create_server
 from odbridge.store.audit import entries
 from odbridge.store.db import create_read_only_engine
 from odbridge.store.schema import audit_log, patients
+from odbridge.store.users import add_user
 from tests.helpers import fill_store
 
 pytestmark = pytest.mark.integration

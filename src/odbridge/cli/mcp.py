@@ -37,9 +37,9 @@ def mcp_command(
 ) -> None:
     """Serve the store to AI assistants (Model Context Protocol): read-only tools, audited."""
     from odbridge.dashboard.security import is_loopback
-    from odbridge.dashboard.users import UserError, list_users
     from odbridge.export.errors import ExportError
     from odbridge.store.db import StoreError
+    from odbridge.store.users import UserError, list_users
 
     setup_logging("WARNING")
     if http and user:

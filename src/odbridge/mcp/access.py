@@ -7,23 +7,21 @@ read again on every call, so disabling a user stops their assistant at once.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
 from odbridge.dashboard import queries
-from odbridge.dashboard.users import User, UserError, load_user, normalize_username
+from odbridge.dashboard.queries import Practices
 from odbridge.store import audit
 from odbridge.store.schema import users
+from odbridge.store.users import User, UserError, load_user, normalize_username
 
 AUDIT_PREFIX = "mcp:"
 """The audit log's ``what`` of a tool call: ``mcp:<tool>``."""
 
 MAX_AUDITED_PAT_NUMS = 200
-
-Practices = str | Collection[str] | None
-"""One practice, several, or None for every practice (as the dashboard's queries take)."""
 
 
 class AccessError(Exception):
@@ -40,8 +38,7 @@ class Caller:
     @property
     def allowed(self) -> frozenset[str] | None:
         """The practices this user may see; None: every practice."""
-        practices: frozenset[str] | None = getattr(self.user, "practices", None)
-        return practices
+        return self.user.practices
 
 
 def user_named(engine: Engine, username: str) -> User:
@@ -83,12 +80,9 @@ def practice_scope(engine: Engine, caller: Caller, practice: str | None) -> Prac
 
 
 def practice_label(practices: Practices) -> str:
-    """How the audit log names the practices of a call."""
-    if practices is None:
-        return "(all)"
-    if isinstance(practices, str):
-        return practices
-    return ",".join(sorted(practices))[:100]
+    """How the audit log names the practices of a call (as the dashboard does)."""
+    label = queries.practice_label(practices)
+    return "(all)" if label is None else label[:100]
 
 
 def record_call(

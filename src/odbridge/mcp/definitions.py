@@ -9,6 +9,7 @@ figures are computed).
 from __future__ import annotations
 
 from odbridge.dashboard import queries
+from odbridge.dashboard.queries.overview import TOP_PLACES
 
 DEFINITIONS_URI = "odbridge://definitions"
 
@@ -42,9 +43,8 @@ FIGURES: dict[str, str] = {
     "balance (BalTotal, held on the guarantor); families_owing counts guarantors with a "
     "positive family balance and families_owing_total sums those balances. Amounts in the "
     "practice's currency, as last synced.",
-    "top_cities": f"{_ACTIVE}, the {queries.TOP_PLACES} most common cities (spacing and "
-    "capitals tidied).",
-    "top_zips": f"{_ACTIVE}, the {queries.TOP_PLACES} most common 5-digit ZIP codes.",
+    "top_cities": f"{_ACTIVE}, the {TOP_PLACES} most common cities (spacing and capitals tidied).",
+    "top_zips": f"{_ACTIVE}, the {TOP_PLACES} most common 5-digit ZIP codes.",
     "birthdays_this_week": f"{_ACTIVE} whose birthday falls in the current calendar week "
     "(Monday to Sunday); 29 February birthdays count on 28 February in other years.",
     "freshness": "Per practice: the last sync's mode (full or incremental), outcome, start "

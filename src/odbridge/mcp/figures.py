@@ -36,7 +36,7 @@ def overview(env: ToolEnv, caller: Caller, *, practice: str | None = None) -> Ro
     today = env.today()
     ov = queries.overview(
         env.reader,
-        scope,  # type: ignore[arg-type]  # several practices once queries take them
+        scope,
         today=today,
         sync_every=env.sync_every,
     )
@@ -121,7 +121,7 @@ def sync_status(env: ToolEnv, caller: Caller, *, practice: str | None = None) ->
         _freshness_row(f)
         for f in queries.freshness(
             env.reader,
-            scope,  # type: ignore[arg-type]
+            scope,
             sync_every=env.sync_every,
         )
     ]
@@ -145,7 +145,7 @@ def data_quality(
 ) -> Row:
     """How many patients each check flags, and one page of one check's patients."""
     practices = practice_scope(env.reader, caller, practice)
-    keys = queries.quality_keys(env.reader, practices, scope)  # type: ignore[arg-type]
+    keys = queries.quality_keys(env.reader, practices, scope)
     counts = {
         name: {
             "patients": len(keys[name]),
@@ -199,7 +199,7 @@ def worklist(
     page, per_page = clamp_page(page, per_page)
     ov = queries.overview(
         env.reader,
-        scope,  # type: ignore[arg-type]
+        scope,
         today=env.today(),
         sync_every=env.sync_every,
     )

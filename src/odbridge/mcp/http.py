@@ -37,10 +37,10 @@ from odbridge.dashboard.security import (
     SessionCodec,
     csrf_matches,
 )
-from odbridge.dashboard.users import User, authenticate, load_user, session_tag
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.serving import BackgroundServer
 from odbridge.store import audit
+from odbridge.store.users import User, authenticate, load_user, session_tag
 
 log = logging.getLogger("odbridge.mcp")
 

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from datetime import date
 
 from odbridge.dashboard import queries
+from odbridge.dashboard.queries import Practices
 from odbridge.export.columns import EXPORTABLE_COLUMNS
-from odbridge.mcp.access import AccessError, Caller, Practices, practice_scope, record_call
+from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
 from odbridge.mcp.common import Row, ToolEnv, paging, plain_row
 
 NEVER_SHOWN = ("ssn",)
@@ -58,7 +59,7 @@ def search_patients(
         raise AccessError(f"Unknown status; use one of: {', '.join(queries.PAT_STATUSES)}.")
     scope = practice_scope(env.reader, caller, practice)
     f = queries.PatientFilter(
-        practice=scope,  # type: ignore[arg-type]  # several practices once queries take them
+        practice=scope,
         search=query[:100],
         birthdate=birthdate,
         status=status,

@@ -21,11 +21,11 @@ from pydantic import Field
 from starlette.requests import Request
 
 from odbridge import __version__
-from odbridge.dashboard.users import UserError
 from odbridge.mcp import figures, patients
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.mcp.common import MAX_PER_PAGE, Row, ToolEnv
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES, all_definitions
+from odbridge.store.users import UserError
 
 log = logging.getLogger("odbridge.mcp")
 
