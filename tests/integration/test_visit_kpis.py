@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
-from odbridge.dashboard.visit_kpis import compute_kpis, months_before, visit_summary
-from odbridge.dashboard.visit_lists import (
+from odbridge.dashboard.queries.visit_kpis import compute_kpis, months_before, visit_summary
+from odbridge.dashboard.queries.visit_lists import (
     day_schedule,
     is_confirmed,
     patient_visits,

@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 
 from odbridge.dashboard.auth import AuthMiddleware, LoginHandlers
 from odbridge.dashboard.context import Dashboard, Page, PageRoute
-from odbridge.dashboard.pages import PAGES
+from odbridge.dashboard.pages import PAGES, visits
 from odbridge.dashboard.security import LoginThrottle, SecurityHeaders, SessionCodec, log
 from odbridge.dashboard.templating import Renderer
 
@@ -185,6 +185,7 @@ def create_app(
         Route("/login", login.login_form, methods=["GET"], name="login"),
         Route("/login", login.login, methods=["POST"]),
         Route("/logout", login.logout, methods=["POST"], name="logout"),
+        *visits.download_routes(dash),
         *PageEndpoints(dash, render).routes(PAGES),
         *dash.assets.routes(),
     ]

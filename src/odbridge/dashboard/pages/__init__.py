@@ -7,10 +7,11 @@ Each page is also served as JSON at its path + ``.json``, with the same login an
 """
 
 from odbridge.dashboard.context import PageRoute
-from odbridge.dashboard.pages import audit, overview, patients, quality
+from odbridge.dashboard.pages import audit, overview, patients, quality, visits
 
 PAGES: tuple[PageRoute, ...] = (
     *overview.ROUTES,
+    *visits.ROUTES,
     *patients.ROUTES,
     *quality.ROUTES,
     *audit.ROUTES,

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from odbridge.dashboard import charts
 from odbridge.dashboard.context import Dashboard, Page, PageRoute
+from odbridge.dashboard.pages import visits
 
 
 def overview(dash: Dashboard, request: Request) -> Page:
@@ -45,6 +46,9 @@ def overview(dash: Dashboard, request: Request) -> Page:
         "sync_every": dash.sync_every,
         "now": datetime.now(UTC).replace(tzinfo=None),
     }
+    kpis, kpis_stale = visits.visit_kpis(dash, scope)
+    context.update(visits=kpis, visits_stale=kpis_stale, local_time_note=visits.LOCAL_TIME_NOTE)
+    data["visits"] = visits.overview_data(kpis, kpis_stale)
     return Page("overview.html", "overview", context, data, scope)
 
 

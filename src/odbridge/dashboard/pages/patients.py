@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from odbridge.dashboard import queries
 from odbridge.dashboard.context import Dashboard, Page, PageRoute
+from odbridge.dashboard.pages import visits
 from odbridge.dashboard.params import choice_param, int_param, path_id
 from odbridge.dashboard.templating import ssn
 
@@ -77,9 +78,16 @@ def patient(dash: Dashboard, request: Request) -> Page:
         scope=scope,
         detail=f"pat_num={pat_num}",
     )
-    context = {"p": detail.row, "family": detail.family, "fields": queries.PATIENT_FIELDS}
+    found = visits.for_patient(dash, scope.chosen, pat_num)
+    context = {
+        "p": detail.row,
+        "family": detail.family,
+        "fields": queries.PATIENT_FIELDS,
+        "visits": found,
+        "local_time_note": visits.LOCAL_TIME_NOTE,
+    }
     shown = {**detail.row, "ssn": ssn(detail.row.get("ssn"))}  # as on the page: last four
-    data = {"patient": shown, "family": detail.family}
+    data = {"patient": shown, "family": detail.family, "visits": visits.patient_data(found)}
     return Page("patient.html", "patients", context, data, scope)
 
 

@@ -15,8 +15,7 @@ Rules (Open Dental's own, from its source):
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -24,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select
 
+from odbridge.dashboard.queries.sql import Practices, practice_condition
 from odbridge.store.schema import patients
 from odbridge.store.schema_visits import appointments, procedure_logs, recalls
 
@@ -67,8 +67,8 @@ def months_before(moment: datetime, months: int) -> datetime:
             day -= 1
 
 
-def _scope(column: Any, practice: str | None) -> list[ColumnElement[bool]]:
-    return [] if practice is None else [column == practice]
+def _scope(column: Any, practice: Practices) -> list[ColumnElement[bool]]:
+    return practice_condition(column, practice)
 
 
 def _month_case(column: Any, starts: Sequence[date | datetime]) -> Any:
@@ -106,7 +106,7 @@ class VisitSummary:
     active_status: frozenset[Key]
 
 
-def visit_summary(engine: Engine, practice: str | None, now: datetime) -> VisitSummary:
+def visit_summary(engine: Engine, practice: Practices, now: datetime) -> VisitSummary:
     """One grouped pass over the appointments (and the patients' statuses)."""
     last_q = (
         select(A.practice, A.pat_num, func.max(A.apt_date_time))
@@ -177,7 +177,7 @@ def _json_value(value: int | Decimal | float | None) -> Any:
 class VisitKpis:
     """Every visit figure of one practice (or all of them) at one moment."""
 
-    practice: str | None
+    practice: Practices
     now: datetime
     settings: KpiSettings
     months: list[date]
@@ -248,7 +248,7 @@ def _pct(part: int, whole: int) -> float | None:
 
 def compute_kpis(
     engine: Engine,
-    practice: str | None,
+    practice: Practices,
     *,
     now: datetime,
     settings: KpiSettings | None = None,
@@ -326,7 +326,7 @@ def _by_month(connection: Any, query: Any, n: int) -> list[Any]:
     return values
 
 
-def _active_at(connection: Any, practice: str | None, at: datetime, months: int) -> int:
+def _active_at(connection: Any, practice: Practices, at: datetime, months: int) -> int:
     """Patients (status Patient today) with a Complete appointment in the window ending at."""
     since = months_before(at, months)
     query = select(func.count(func.distinct(A.pat_num))).where(
@@ -348,7 +348,7 @@ def _active_at(connection: Any, practice: str | None, at: datetime, months: int)
 
 
 def _production(
-    connection: Any, practice: str | None, months: Sequence[date], today: date
+    connection: Any, practice: Practices, months: Sequence[date], today: date
 ) -> list[Any]:
     bucket = _month_case(PR.proc_date, months)
     query = _monthly(
@@ -364,7 +364,7 @@ def _production(
 
 
 def _production_by_provider(
-    connection: Any, practice: str | None, months: Sequence[date], today: date
+    connection: Any, practice: Practices, months: Sequence[date], today: date
 ) -> list[tuple[int | None, str, Decimal, Decimal]]:
     this_month = months[-1]
     year_start = months[-12]
@@ -393,7 +393,7 @@ def _production_by_provider(
 
 
 def _appointments_by_month(
-    connection: Any, practice: str | None, edges: Sequence[datetime], now: datetime
+    connection: Any, practice: Practices, edges: Sequence[datetime], now: datetime
 ) -> dict[str, list[Any]]:
     bucket = _month_case(A.apt_date_time, edges)
     query = _monthly(
@@ -412,7 +412,7 @@ def _appointments_by_month(
     return out
 
 
-def recall_scope(practice: str | None, today: date) -> list[ColumnElement[bool]]:
+def recall_scope(practice: Practices, today: date) -> list[ColumnElement[bool]]:
     """Recalls Open Dental would list: enabled, with a due date, of patients of status
     Patient, not disabled until a later date."""
     return [
@@ -429,7 +429,7 @@ def recall_scope(practice: str | None, today: date) -> list[ColumnElement[bool]]
     ]
 
 
-def _recall_counts(connection: Any, practice: str | None, today: date) -> dict[str, int]:
+def _recall_counts(connection: Any, practice: Practices, today: date) -> dict[str, int]:
     first, next_first = month_start(today), month_start(today, -1)
     overdue = and_(R.date_due < today, R.date_scheduled.is_(None))
     query = select(
@@ -449,7 +449,7 @@ def _recall_counts(connection: Any, practice: str | None, today: date) -> dict[s
     }
 
 
-def tp_unscheduled_scope(practice: str | None) -> list[ColumnElement[bool]]:
+def tp_unscheduled_scope(practice: Practices) -> list[ColumnElement[bool]]:
     """Treatment-planned procedures on no appointment, of patients of status Patient."""
     return [
         *_scope(PR.practice, practice),
@@ -464,7 +464,7 @@ def tp_unscheduled_scope(practice: str | None) -> list[ColumnElement[bool]]:
     ]
 
 
-def _tp_unscheduled(connection: Any, practice: str | None) -> tuple[int, int, Any]:
+def _tp_unscheduled(connection: Any, practice: Practices) -> tuple[int, int, Any]:
     query = select(func.count(), func.count(func.distinct(PR.pat_num)), func.sum(_value())).where(
         *tp_unscheduled_scope(practice)
     )
@@ -472,7 +472,7 @@ def _tp_unscheduled(connection: Any, practice: str | None) -> tuple[int, int, An
     return int(count or 0), int(pats or 0), value
 
 
-def _hygiene_seen(connection: Any, practice: str | None, now: datetime, days: int) -> set[Key]:
+def _hygiene_seen(connection: Any, practice: Practices, now: datetime, days: int) -> set[Key]:
     query = select(A.practice, A.pat_num).where(
         *_scope(A.practice, practice),
         A.missing_since.is_(None),
@@ -592,16 +592,3 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             last_year=k.broken_rate(year),
         ),
     ]
-
-
-def keys_of(rows: Iterable[tuple[str, int]]) -> list[Key]:
-    """Sorted, distinct (practice, PatNum) keys."""
-    return sorted(set(rows))
-
-
-def summarise_by_patient(rows: Iterable[tuple[Key, Any]]) -> dict[Key, list[Any]]:
-    """Group values by patient."""
-    out: dict[Key, list[Any]] = defaultdict(list)
-    for key, value in rows:
-        out[key].append(value)
-    return out

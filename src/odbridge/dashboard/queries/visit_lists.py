@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from odbridge.dashboard.visit_kpis import (
+from odbridge.dashboard.queries.sql import Practices, practice_condition
+from odbridge.dashboard.queries.visit_kpis import (
     BROKEN,
     COMPLETE,
     PROC_TP,
@@ -126,8 +127,8 @@ def is_confirmed(name: str | None) -> bool:
     return "confirmed" in text and "unconfirmed" not in text and "not confirmed" not in text
 
 
-def _scope(column: Any, practice: str | None) -> list[Any]:
-    return [] if practice is None else [column == practice]
+def _scope(column: Any, practice: Practices) -> list[Any]:
+    return practice_condition(column, practice)
 
 
 Entry = tuple[Key, dict[str, Any]]
@@ -136,7 +137,7 @@ Entry = tuple[Key, dict[str, Any]]
 def worklist_entries(
     engine: Engine,
     name: str,
-    practice: str | None,
+    practice: Practices,
     *,
     now: datetime,
     summary: VisitSummary,
@@ -195,7 +196,7 @@ def _money(value: Any) -> Decimal:
 
 
 def _recall_entries(
-    connection: Any, practice: str | None, today: date, last: dict[Key, datetime]
+    connection: Any, practice: Practices, today: date, last: dict[Key, datetime]
 ) -> list[Entry]:
     query = (
         select(R.practice, R.pat_num, R.date_due, RT.description)
@@ -242,7 +243,7 @@ def worklist_rows(engine: Engine, entries: Sequence[Entry]) -> list[dict[str, An
 
 
 # -- the schedule --------------------------------------------------------------------------
-def day_schedule(engine: Engine, practice: str | None, day: date) -> list[dict[str, Any]]:
+def day_schedule(engine: Engine, practice: Practices, day: date) -> list[dict[str, Any]]:
     """Appointments on the book that day (Scheduled, Complete, Broken), by time, with the
     patient's name and the operatory."""
     start = datetime.combine(day, time.min)
