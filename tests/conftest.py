@@ -106,13 +106,28 @@ def store(store_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No ODBRIDGE_* settings from the outside, no config file, and fresh pacers."""
+@pytest.fixture(autouse=True)
+def isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Every test, and every process it starts, is blind to this machine's odbridge settings:
+    no ODBRIDGE_* variables, no config file, no keyring, an empty data directory (store,
+    keys), and fresh pacers. A test sets what it needs on top."""
+    import keyring
+    from keyring.backends import null
+
     from odbridge.api.pacing import reset_pacers
 
+    home = tmp_path_factory.mktemp("home")
     for name in list(os.environ):
         if name.startswith("ODBRIDGE_"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
+    monkeypatch.setenv("ODBRIDGE_CONFIG", str(home / "absent.toml"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    previous = keyring.get_keyring()
+    keyring.set_keyring(null.Keyring())  # type: ignore[no-untyped-call]
     reset_pacers()
+    yield
+    keyring.set_keyring(previous)

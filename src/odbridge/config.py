@@ -386,11 +386,18 @@ def resolve_profile(
     env: Mapping[str, str] | None = None,
     settings: Settings | None = None,
     use_keyring: bool = True,
+    trust_env: bool = True,
     **overrides: Any,
 ) -> PracticeProfile:
     """The practice's settings: ``overrides`` (None values ignored) > environment > TOML
     file > keyring (keys only) > defaults. Raises :class:`ConfigError` if a value is invalid.
+
+    ``trust_env=False`` reads nothing of the machine's: no environment variables, no config
+    file (unless ``settings`` are given), no keyring; only ``overrides`` and defaults.
     """
+    if not trust_env:
+        env, use_keyring = {}, False
+        settings = settings if settings is not None else Settings()
     env = os.environ if env is None else env
     settings = settings if settings is not None else load_settings(env=env)
     unknown = set(overrides) - set(PracticeProfile.model_fields)

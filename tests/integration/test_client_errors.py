@@ -25,7 +25,7 @@ from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
+pytestmark = pytest.mark.integration
 
 FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.05, jitter=0, max_retry_after=0.05)
 

@@ -11,7 +11,7 @@ from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
+pytestmark = pytest.mark.integration
 
 FAULTS_20_PERCENT = {
     "error500": 0.05,

@@ -13,7 +13,7 @@ from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
+pytestmark = pytest.mark.integration
 
 
 def client_for(sim: SimulatorServer, **overrides: Any) -> Client:

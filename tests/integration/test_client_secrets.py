@@ -15,7 +15,7 @@ from odbridge.config import PracticeProfile
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY
 
-pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("isolated_env")]
+pytestmark = pytest.mark.integration
 
 WRONG_CUST = "wrong-cust-key-SECRET-5e1d"
 

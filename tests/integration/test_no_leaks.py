@@ -266,7 +266,9 @@ def test_a_page_the_database_refuses_fails_the_run_without_quoting_rows(
     httpx.put(f"{sim.base_url}/patients/7", json=odd, headers=HEADERS).raise_for_status()
     names, identifiers = phi_values(sim.all_patients())
     caplog.set_level(logging.DEBUG)
-    with Client(DEV_KEY, CUST_KEY, base_url=sim.base_url, rate_interval=0, env={}) as client:
+    with Client(
+        DEV_KEY, CUST_KEY, base_url=sim.base_url, rate_interval=0, trust_env=False
+    ) as client:
         summary = SyncEngine(store, client, "main").run()
     with store.connect() as connection:
         logged = connection.execute(select(sync_runs.c.error)).scalar_one()

@@ -131,7 +131,9 @@ def test_fuzzing_every_operation_finds_no_5xx_and_no_undocumented_answer(
     assert sim.stats()["faults"] == {}
 
     # The client still reads every patient, the fuzzer's odd names and texts included.
-    with Client(DEV_KEY, CUST_KEY, base_url=sim.base_url, rate_interval=0, env={}) as client:
+    with Client(
+        DEV_KEY, CUST_KEY, base_url=sim.base_url, rate_interval=0, trust_env=False
+    ) as client:
         read = [patient.pat_num for patient in client.patients.iter()]
     source = [record["PatNum"] for record in sim.all_patients()]
     assert read == source
@@ -149,5 +151,7 @@ def test_what_fuzzing_found_stays_fixed(simulator: SimulatorServer) -> None:
     for bad in ({"SuperFamily": "x"}, {"FeeSched": 2**70}, {"EstBalance": 1e300}):
         refused = httpx.put(f"{url}/5", json=bad, headers=HEADERS)
         assert refused.status_code == 400, bad
-    with Client(DEV_KEY, CUST_KEY, base_url=simulator.base_url, rate_interval=0, env={}) as client:
+    with Client(
+        DEV_KEY, CUST_KEY, base_url=simulator.base_url, rate_interval=0, trust_env=False
+    ) as client:
         assert len(list(client.patients.iter())) == 201

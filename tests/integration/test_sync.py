@@ -25,7 +25,7 @@ def client_for(sim: SimulatorServer) -> Client:
         mode="remote",
         tier="full",
         rate_interval=sim.settings.interval,
-        env={},
+        trust_env=False,
     )
 
 

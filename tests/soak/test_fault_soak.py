@@ -145,7 +145,7 @@ def _client(practice: Practice, sim: SimulatorServer) -> Client:
         page_size=PAGE_SIZE,
         timeout=5,
         retry=SOAK_RETRY,
-        env={},
+        trust_env=False,
     )
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,7 +13,6 @@ from pydantic import SecretStr
 from odbridge.api.auth import BasicKeyAuth, ODFHIRAuth, make_auth, mask
 from odbridge.api.client import Client
 from odbridge.api.errors import AuthenticationError, OpenDentalError
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 from odbridge.config import resolve_profile
 
@@ -26,16 +23,6 @@ CUST = "cust-SECRET-99b1"
 URL = "http://od.test/api/v1"
 
 Handler = Callable[[httpx.Request], httpx.Response]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setattr("odbridge.config.keyring_key", lambda *_: None)
-    reset_pacers()
 
 
 def client_for(handler: Handler, **kwargs: object) -> Client:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import httpx
 import pytest
 
 import odbridge
 from odbridge.api.client import Client
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 from odbridge.config import ConfigError, Mode, Tier
 
@@ -18,16 +14,6 @@ pytestmark = pytest.mark.unit
 
 DEV = "dev-SECRET-7f3a"
 CUST = "cust-SECRET-99b1"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    monkeypatch.setattr("odbridge.config.keyring_key", lambda *_: None)
-    reset_pacers()
 
 
 def recording(seen: list[httpx.Request], body: object = None) -> httpx.MockTransport:

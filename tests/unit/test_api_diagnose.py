@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
 
 from odbridge.api.diagnose import CHECKS, CheckResult, diagnose
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 from odbridge.config import PracticeProfile
 
@@ -19,15 +16,6 @@ pytestmark = pytest.mark.unit
 DEV = "dev-SECRET-7f3a"
 CUST = "cust-SECRET-99b1"
 NO_RETRY = RetryPolicy(max_attempts=1)
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 def profile(**changes: object) -> PracticeProfile:

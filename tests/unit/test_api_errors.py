@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import httpx
 import pytest
 
@@ -26,7 +23,6 @@ from odbridge.api.errors import (
     clean_server_message,
     error_for_status,
 )
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 
 pytestmark = pytest.mark.unit
@@ -41,15 +37,6 @@ HTML = (
     "<html><head><title>502 Bad Gateway</title><style>b{}</style></head>"
     "<body><h1>Bad Gateway</h1><script>x()</script></body></html>"
 )
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 def fetch_error(response: httpx.Response | Exception, **kwargs: object) -> OpenDentalError:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +11,6 @@ import pytest
 from odbridge.api.client import Client
 from odbridge.api.errors import NotFoundError, ResponseFormatError
 from odbridge.api.models import PatientSummary, PatStatus
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.paging import PageInfo
 from odbridge.api.patients import format_changed_since
 
@@ -21,15 +18,6 @@ pytestmark = pytest.mark.unit
 
 BASE = datetime(2024, 1, 1, 8, 0, 0)
 SERVER_NOW = "2024-06-01 12:00:00"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 class FakeApi:

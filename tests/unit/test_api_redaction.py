@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import re
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import httpx
@@ -22,7 +20,6 @@ import pytest
 from odbridge.api.client import Client
 from odbridge.api.errors import MAX_MESSAGE_CHARS, OpenDentalError, clean_server_message
 from odbridge.api.logsafe import SecretRedactor
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 
 pytestmark = pytest.mark.unit
@@ -30,15 +27,6 @@ pytestmark = pytest.mark.unit
 # Characters that URL-encoding, base64 and HTML escaping all change.
 DEV = "dev+KEY/odd=&<chars>-7f3a9c"
 CUST = "cust KEY~ü?99b1e2d4"
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 def b64(text: str, *, urlsafe: bool = False) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,21 +24,11 @@ from odbridge.api.errors import (
     ResponseFormatError,
     ServerError,
 )
-from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy, classify_status, is_transient, parse_retry_after
 
 pytestmark = pytest.mark.unit
 
 REQUEST = httpx.Request("GET", "http://od.test/api/v1/patients/Simple")
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 @pytest.mark.parametrize(

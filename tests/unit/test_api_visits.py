@@ -6,11 +6,9 @@ The example rows follow Open Dental's documented field order and value forms (mo
 
 from __future__ import annotations
 
-import os
 import warnings
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,7 +33,6 @@ from odbridge.api.models_visits import (
     Recall,
     RecallType,
 )
-from odbridge.api.pacing import reset_pacers
 
 pytestmark = pytest.mark.unit
 
@@ -166,15 +163,6 @@ PROVIDER: dict[str, Any] = {
     "PreferredName": "",
     "serverDateTime": "2024-06-15 08:00:00",
 }
-
-
-@pytest.fixture(autouse=True)
-def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("ODBRIDGE_CONFIG", str(tmp_path / "absent.toml"))
-    reset_pacers()
 
 
 # -- models ---------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -41,20 +40,35 @@ tier = "enterprise"
 
 @pytest.fixture
 def config_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for name in list(os.environ):
-        if name.startswith("ODBRIDGE_"):
-            monkeypatch.delenv(name)
     path = tmp_path / "config.toml"
     path.write_text(TOML, encoding="utf-8")
     path.chmod(0o600)  # it holds keys: odbridge refuses it readable by others
     monkeypatch.setenv("ODBRIDGE_CONFIG", str(path))
-    monkeypatch.setattr(config, "keyring_key", lambda *_: None)
     return path
 
 
 def secret(value: object) -> str:
     assert value is not None
     return str(value.get_secret_value())  # type: ignore[attr-defined]
+
+
+def test_trust_env_false_reads_no_environment_file_or_keyring(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from odbridge.api.client import Client
+
+    monkeypatch.setenv("ODBRIDGE_AUTH_SCHEME", "basic")
+    monkeypatch.setenv("ODBRIDGE_PRACTICE", "main")
+    monkeypatch.setattr(config, "keyring_key", lambda *_: SecretStr("from-ring"))
+    trusting = resolve_profile()
+    assert (trusting.page_size, trusting.auth_scheme) == (500, "basic")  # what would leak
+    blind = resolve_profile(trust_env=False)
+    assert (blind.name, blind.developer_key, blind.customer_key) == ("default", None, None)
+    with Client("d", "c", base_url="http://127.0.0.1:9/api/v1", trust_env=False) as client:
+        assert client.profile.name == "default"
+        assert client.profile.page_size is None
+        assert client.profile.auth_scheme == "odfhir"
+        assert client.profile.tier is Tier.READ_ALL  # the file says full
 
 
 def test_toml_profile_is_used(config_file: Path) -> None:

@@ -138,7 +138,9 @@ class Client:
     """A client of one practice's Open Dental API; use it as a context manager.
 
     Arguments override ``ODBRIDGE_*`` environment variables, which override the practice's
-    table in the config file. ``transport`` replaces the network (tests); ``retry`` sets
+    table in the config file; ``trust_env=False`` reads none of these (nor the keyring, nor
+    proxy variables): only the arguments count. ``env`` replaces ``os.environ``.
+    ``transport`` replaces the network (tests); ``retry`` sets
     the retry policy. Resources: :attr:`patients`, :attr:`appointments`,
     :attr:`procedure_logs`, :attr:`recalls`, :attr:`providers` and the other reference
     tables. Counters: :attr:`stats`.
@@ -162,6 +164,7 @@ class Client:
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         env: Mapping[str, str] | None = None,
+        trust_env: bool = True,
     ) -> None:
         overrides: dict[str, Any] = {
             "developer_key": developer_key,
@@ -176,7 +179,7 @@ class Client:
             "timeout": timeout,
         }
         if profile is None:
-            profile = resolve_profile(practice, env=env, **overrides)
+            profile = resolve_profile(practice, env=env, trust_env=trust_env, **overrides)
         else:
             profile = profile.with_overrides(**overrides)
         developer, customer = profile.require_keys()
@@ -198,6 +201,7 @@ class Client:
             ),
             transport=transport,
             follow_redirects=False,
+            trust_env=trust_env,
         )
         self._resolve_lock = threading.Lock()
         self._mode: Mode | None = None
