@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
 PASSWORD = "correct horse battery"
 TOOLS = {"search_patients", "get_patient", "overview", "data_quality", "worklist", "sync_status"}
+TOOLS |= {"visit_figures"}
 
 
 @dataclass

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,10 @@ from mcp.types import CallToolResult
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError
 
+from odbridge.dashboard.visit_kpis import compute_kpis, visit_summary
+from odbridge.dashboard.visit_lists import patient_visits, worklist_entries
 from odbridge.export.deidentify import Pseudonymizer, load_or_create_key
+from odbridge.mcp.access import Caller, user_named
 from odbridge.mcp.common import ToolEnv
 from odbridge.mcp.run import identify_user, open_env
 from odbridge.mcp.server import create_server
@@ -25,6 +30,7 @@ from odbridge.store.db import create_read_only_engine
 from odbridge.store.schema import audit_log, patients
 from odbridge.store.users import add_user
 from tests.helpers import fill_store
+from tests.visits_data import fill_visits
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +171,98 @@ def test_the_tools_read_through_a_connection_that_cannot_write(filled: str) -> N
     with pytest.raises(DBAPIError), reader.begin() as connection:
         connection.execute(insert(audit_log).values(username="x", action="view", what="x"))
     reader.dispose()
+
+
+# -- visits ------------------------------------------------------------------------------------
+@pytest.fixture
+def with_visits(store: Engine, store_url: str) -> str:
+    fill_visits(store, "smile", 120, now=datetime.now(), seed=5)
+    add_user(store, "bob", "correct horse battery", role="viewer")
+    return store_url
+
+
+def test_visit_figures_worklists_and_a_patients_visits(with_visits: str) -> None:
+    env = open_env(with_visits)
+    now = datetime.now()
+    kpis = compute_kpis(env.reader, "smile", now=now)
+    overdue = worklist_entries(
+        env.reader, "recall", "smile", now=now, summary=visit_summary(env.reader, "smile", now)
+    )
+    assert overdue, "the seeded practice has overdue recalls"
+    patient = overdue[0][0][1]
+    expected = patient_visits(env.reader, "smile", patient, now=now)
+
+    async def work(session: ClientSession) -> list[Any]:
+        return [
+            data(await session.call_tool("visit_figures", {})),
+            data(await session.call_tool("worklist", {"name": "recall", "per_page": 10})),
+            data(await session.call_tool("get_patient", {"pat_num": patient})),
+            await session.list_resources(),
+        ]
+
+    figures, recall, detail, resources = session_with(env, work)
+    (practice_figures,) = figures["figures"]
+    assert practice_figures["practice"] == "smile"
+    assert practice_figures["recall_overdue"]["value"] == kpis.recall_overdue
+    assert practice_figures["active_patients"]["value"] == kpis.active_patients
+    assert all(practice_figures[f.key]["definition"] for f in kpis.figures)
+
+    assert recall["total"] == len(overdue)
+    assert recall["returned"] == min(10, len(overdue))
+    assert recall["truncated"] == (len(overdue) > 10)
+    assert [r["pat_num"] for r in recall["patients"]] == [k[1] for k, _ in overdue[:10]]
+    assert {"lname", "wireless_phone", "prefer_recall_method", "date_due"} <= set(
+        recall["patients"][0]
+    )
+
+    visits = detail["visits"]
+    assert visits["recalls"]
+    assert len(visits["recalls"]) == len(expected.recalls)
+    assert visits["last_visit"] == (
+        expected.last_visit.isoformat(timespec="seconds") if expected.last_visit else None
+    )
+    assert visits["appointments_returned"] == min(20, len(expected.history))
+    assert "odbridge://definitions/worklist.recall" in {str(r.uri) for r in resources.resources}
+
+    audit = [e for e in reversed(entries(env.writer)) if e.what.startswith("mcp:")]
+    assert [e.what for e in audit] == ["mcp:visit_figures", "mcp:worklist", "mcp:get_patient"]
+    assert str(patient) in (audit[1].detail or "")
+    env.reader.dispose()
+    env.writer.dispose()
+
+
+# -- who may see what ------------------------------------------------------------------------
+def test_a_user_limited_to_practices_sees_only_theirs(store: Engine, store_url: str) -> None:
+    fill_store(store, "north", 30, seed=1)
+    fill_store(store, "south", 40, seed=2)
+    add_user(store, "carol", "correct horse battery", role="viewer")
+    env = open_env(store_url)
+    carol = replace(user_named(env.writer, "carol"), practices=frozenset({"north"}))
+    server = create_server(env, lambda _request: Caller(carol))
+    with env.reader.connect() as connection:
+        south_patient = connection.execute(
+            select(patients.c.pat_num)
+            .where(patients.c.practice == "south", patients.c.pat_num > 30)  # not in north
+            .limit(1)
+        ).scalar_one()
+
+    async def main() -> list[Any]:
+        async with create_connected_server_and_client_session(server) as session:
+            return [
+                data(await session.call_tool("search_patients", {"per_page": 100})),
+                data(await session.call_tool("overview", {})),
+                await session.call_tool("overview", {"practice": "south"}),
+                await session.call_tool("get_patient", {"pat_num": south_patient}),
+                data(await session.call_tool("sync_status", {})),
+            ]
+
+    listed, overview, refused, other, status = anyio.run(main)
+    assert {row["practice"] for row in listed["patients"]} == {"north"}
+    assert listed["total"] == 30
+    assert overview["figures"]["total_patients"]["value"] == 30
+    assert refused.isError
+    assert "no practice 'south'" in str(refused.content[0])
+    assert other.isError
+    assert [row["practice"] for row in status["practices"]] in ([], ["north"])
+    env.reader.dispose()
+    env.writer.dispose()

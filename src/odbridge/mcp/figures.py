@@ -1,4 +1,4 @@
-"""The figure tools: the overview, the data-quality lists, the worklists, sync freshness.
+"""The figure tools: the overview, the data-quality lists, sync freshness.
 
 Each figure carries the key of its definition (``odbridge://definitions/<key>``). Figures
 are counts over the store, computed by the dashboard's queries.
@@ -10,16 +10,12 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from odbridge.dashboard import queries
-from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
+from odbridge.mcp.access import Caller, practice_scope, record_call
 from odbridge.mcp.common import Row, ToolEnv, clamp_page, paging, plain, plain_row
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES
 from odbridge.mcp.patients import _shown
 
 QualityCheck = Literal["duplicates", "phones", "no_phone", "emails", "guarantor"]
-WorklistName = Literal["birthdays_this_week"]
-WORKLISTS: dict[str, str] = {
-    "birthdays_this_week": "Active patients with a birthday this calendar week, by day.",
-}
 
 
 def _figure(value: Any, key: str) -> Row:
@@ -176,63 +172,3 @@ def data_quality(
         pat_nums=audited,
     )
     return result
-
-
-def worklist(
-    env: ToolEnv,
-    caller: Caller,
-    *,
-    name: WorklistName,
-    practice: str | None = None,
-    page: int = 1,
-    per_page: int = 25,
-) -> Row:
-    """One page of a worklist."""
-    if name not in WORKLISTS:
-        raise AccessError(f"Unknown worklist; use one of: {', '.join(WORKLISTS)}.")
-    if env.deidentified:
-        raise AccessError(
-            "This server is de-identified: worklists name days of birth, which Safe Harbor "
-            "withholds. The overview has the counts."
-        )
-    scope = practice_scope(env.reader, caller, practice)
-    page, per_page = clamp_page(page, per_page)
-    ov = queries.overview(
-        env.reader,
-        scope,
-        today=env.today(),
-        sync_every=env.sync_every,
-    )
-    part = ov.birthdays[(page - 1) * per_page : page * per_page]
-    rows = [
-        plain_row(
-            {
-                "practice": b.practice,
-                "pat_num": b.pat_num,
-                "lname": b.lname,
-                "fname": b.fname,
-                "preferred": b.preferred,
-                "birthday": b.day,
-                "turns": b.turns,
-            }
-        )
-        for b in part
-    ]
-    record_call(
-        env.writer,
-        caller,
-        "worklist",
-        arguments=f"name={name} page={page}",
-        practices=scope,
-        rows=len(rows),
-        pat_nums=[b.pat_num for b in part],
-    )
-    total = min(ov.birthdays_total, len(ov.birthdays))
-    return {
-        "worklist": name,
-        "description": WORKLISTS[name],
-        "definition": FIGURES[name],
-        "patients": rows,
-        **paging(total, page, per_page, len(rows)),
-        "list_limit_reached": ov.birthdays_total > len(ov.birthdays),
-    }

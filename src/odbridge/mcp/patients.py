@@ -1,4 +1,4 @@
-"""The patient tools: search, and one patient with the family.
+"""The patient tools: search, and one patient with the family, visits and recalls.
 
 They call the dashboard's queries (one copy of the SQL) and shape the answer for an
 assistant: JSON values, bounded pages that say when they are truncated, never the SSN.
@@ -16,6 +16,7 @@ from odbridge.dashboard.queries import Practices
 from odbridge.export.columns import EXPORTABLE_COLUMNS
 from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
 from odbridge.mcp.common import Row, ToolEnv, paging, plain_row
+from odbridge.mcp.visits import visits_of
 
 NEVER_SHOWN = ("ssn",)
 """Stored but never returned by a tool (the dashboard shows its last four digits only)."""
@@ -143,6 +144,8 @@ def get_patient(
         "family": _shown(env, family),
         "family_total": len(detail.family),
         "family_truncated": len(detail.family) > len(family),
+        # visit dates are identifiers under Safe Harbor: the de-identified view has none
+        "visits": None if env.deidentified else visits_of(env, practice_name, number),
         "deidentified": env.deidentified,
     }
 

@@ -21,7 +21,7 @@ from pydantic import Field
 from starlette.requests import Request
 
 from odbridge import __version__
-from odbridge.mcp import figures, patients
+from odbridge.mcp import figures, patients, visits, worklists
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.mcp.common import MAX_PER_PAGE, Row, ToolEnv
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES, all_definitions
@@ -257,19 +257,35 @@ def _register_figure_tools(server: FastMCP, env: ToolEnv, call: Call) -> None:
     async def worklist(
         ctx: Context[Any, Any, Any],
         name: Annotated[
-            figures.WorklistName,
-            Field(description="birthdays_this_week: active patients with a birthday this week."),
+            worklists.WorklistName,
+            Field(
+                description="birthdays_this_week; recall (overdue, not scheduled); unscheduled "
+                "(treatment planned, on no appointment); reactivation (active, nothing "
+                "booked); unconfirmed (tomorrow's appointments not confirmed)."
+            ),
         ],
         practice: Practice = None,
         page: Page = 1,
         per_page: PerPage = 25,
     ) -> Row:
-        """A worklist for the front desk, paged."""
+        """A worklist for the front desk: the patients to contact, in the order to work
+        them, with their phones, email and preferred contact method. Paged."""
         result: Row = await call(
             ctx,
             functools.partial(
-                figures.worklist, env, name=name, practice=practice, page=page, per_page=per_page
+                worklists.worklist, env, name=name, practice=practice, page=page, per_page=per_page
             ),
+        )
+        return result
+
+    @server.tool(annotations=READ_ONLY, title="Visit figures")
+    async def visit_figures(ctx: Context[Any, Any, Any], practice: Practice = None) -> Row:
+        """The practice's visit figures, as Open Dental computes them: active patients, new
+        patients, active with no future appointment, recall overdue / due / scheduled,
+        hygiene reappointment, production, treatment planned but unscheduled, broken
+        appointment rate; trends and monthly series. Each figure carries its definition."""
+        result: Row = await call(
+            ctx, functools.partial(visits.visit_figures, env, practice=practice)
         )
         return result
 
@@ -293,13 +309,18 @@ def _register_definitions(server: FastMCP) -> None:
     def definitions() -> str:
         return all_definitions()
 
-    for key, text in FIGURES.items():
+    for key, text in {**FIGURES, **worklist_definitions()}.items():
         server.resource(
             f"{DEFINITIONS_URI}/{key}",
             name=f"definition:{key}",
             title=f"Definition of {key}",
             mime_type="text/plain",
         )(_constant(text))
+
+
+def worklist_definitions() -> dict[str, str]:
+    """``worklist.<name>`` → what the worklist holds."""
+    return {f"worklist.{name}": text for name, text in worklists.descriptions().items()}
 
 
 def _constant(text: str) -> Callable[[], str]:
