@@ -18,8 +18,8 @@ from mcp.types import CallToolResult
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import DBAPIError
 
-from odbridge.dashboard.visit_kpis import compute_kpis, visit_summary
-from odbridge.dashboard.visit_lists import patient_visits, worklist_entries
+from odbridge.dashboard.queries.visit_kpis import compute_kpis, visit_summary
+from odbridge.dashboard.queries.visit_lists import patient_visits, worklist_entries
 from odbridge.export.deidentify import Pseudonymizer, load_or_create_key
 from odbridge.mcp.access import Caller, user_named
 from odbridge.mcp.common import ToolEnv
@@ -201,8 +201,8 @@ def test_visit_figures_worklists_and_a_patients_visits(with_visits: str) -> None
         ]
 
     figures, recall, detail, resources = session_with(env, work)
-    (practice_figures,) = figures["figures"]
-    assert practice_figures["practice"] == "smile"
+    practice_figures = figures["figures"]
+    assert figures["practice"] == "smile"
     assert practice_figures["recall_overdue"]["value"] == kpis.recall_overdue
     assert practice_figures["active_patients"]["value"] == kpis.active_patients
     assert all(practice_figures[f.key]["definition"] for f in kpis.figures)

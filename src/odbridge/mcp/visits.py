@@ -1,43 +1,33 @@
 """The visit tools: the practice's visit figures, and one patient's visits and recalls.
 
-They call the dashboard's visit queries (:mod:`odbridge.dashboard.visit_kpis`,
-:mod:`odbridge.dashboard.visit_lists`), which compute them as Open Dental does; times are the
-practice's local time. Those queries take one practice or all of them, so a user limited to
-several practices gets one set of figures per practice.
+They call the dashboard's visit queries (``queries.visit_kpis`` and ``queries.visit_lists``),
+which compute them as Open Dental does; times are the practice's local time.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from odbridge.dashboard.queries import Practices
-from odbridge.dashboard.visit_kpis import compute_kpis
-from odbridge.dashboard.visit_lists import patient_visits
-from odbridge.mcp.access import Caller, practice_scope, record_call
+from odbridge.dashboard.queries.visit_kpis import compute_kpis
+from odbridge.dashboard.queries.visit_lists import patient_visits
+from odbridge.mcp.access import Caller, practice_label, practice_scope, record_call
 from odbridge.mcp.common import Row, ToolEnv, plain, plain_row
 
 MAX_HISTORY = 20
 """The most recent appointments ``get_patient`` returns (the total is given)."""
 
 
-def one_by_one(practices: Practices) -> list[str | None]:
-    """The practice arguments to run a one-practice query with: None (all), one, or each."""
-    if practices is None or isinstance(practices, str):
-        return [practices]
-    each: list[str | None] = [*sorted(practices)]
-    return each
-
-
 def visit_figures(env: ToolEnv, caller: Caller, *, practice: str | None = None) -> Row:
     """Visit figures (active patients, recall, production, ...) with definitions."""
     scope = practice_scope(env.reader, caller, practice)
     now = datetime.now()  # the practice's local time, as appointments are stored
-    sets = []
-    for one in one_by_one(scope):
-        kpis = compute_kpis(env.reader, one, now=now)
-        sets.append({"practice": one or "(all practices)", **kpis.as_json()})
+    kpis = compute_kpis(env.reader, scope, now=now)
     record_call(env.writer, caller, "visit_figures", arguments="", practices=scope, rows=0)
-    return {"as_of_local_time": plain(now.replace(microsecond=0)), "figures": sets}
+    return {
+        "practice": practice_label(scope),
+        "as_of_local_time": plain(now.replace(microsecond=0)),
+        "figures": kpis.as_json(),
+    }
 
 
 def visits_of(env: ToolEnv, practice: str, pat_num: int) -> Row:

@@ -13,13 +13,12 @@ from typing import Any, Literal
 
 from odbridge.dashboard import queries
 from odbridge.dashboard.queries.sql import scope as patient_scope
-from odbridge.dashboard.visit_kpis import visit_summary
-from odbridge.dashboard.visit_lists import WORKLISTS as VISIT_WORKLISTS
-from odbridge.dashboard.visit_lists import worklist_entries, worklist_rows
+from odbridge.dashboard.queries.visit_kpis import visit_summary
+from odbridge.dashboard.queries.visit_lists import WORKLISTS as VISIT_WORKLISTS
+from odbridge.dashboard.queries.visit_lists import worklist_entries, worklist_rows
 from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
 from odbridge.mcp.common import Row, ToolEnv, clamp_page, paging, plain_row
 from odbridge.mcp.definitions import FIGURES
-from odbridge.mcp.visits import one_by_one
 
 WorklistName = Literal[
     "birthdays_this_week", "recall", "unscheduled", "reactivation", "unconfirmed"
@@ -95,8 +94,5 @@ def _birthdays(env: ToolEnv, scope: queries.Practices) -> list[Any]:
 
 def _visit_entries(env: ToolEnv, name: str, scope: queries.Practices) -> list[Any]:
     now = datetime.now()  # the practice's local time, as appointments are stored
-    entries: list[Any] = []
-    for one in one_by_one(scope):
-        summary = visit_summary(env.reader, one, now)
-        entries.extend(worklist_entries(env.reader, name, one, now=now, summary=summary))
-    return entries
+    summary = visit_summary(env.reader, scope, now)
+    return worklist_entries(env.reader, name, scope, now=now, summary=summary)
