@@ -20,11 +20,14 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "GROUP_OTHER_READ",
     "GROUP_OTHER_WRITE",
     "Finding",
+    "NotPrivateError",
+    "check_secret_file",
     "checks_apply",
     "current_uid",
     "make_private",
@@ -59,6 +62,7 @@ class Finding:
     path: Path
     problem: str
     fix: str
+    kind: Literal["owner", "mode", "folder"]
 
     def __str__(self) -> str:
         return f"{self.problem}: fix it with `{self.fix}`"
@@ -83,10 +87,11 @@ def _check_owner(
         path,
         f"{what} belongs to another user ({_owner_name(info.st_uid)}), who could have written it",
         f"chown {_owner_name(uid)} {path}",
+        "folder" if folder else "owner",
     )
 
 
-def _folder_findings(folder: Path, uid: int) -> list[Finding]:
+def _folder_findings(folder: Path, uid: int, *, own_folder_sticky_ok: bool) -> list[Finding]:
     """Every folder from ``folder`` up to the root that another user could change."""
     found: list[Finding] = []
     for current in (folder, *folder.parents):
@@ -97,16 +102,18 @@ def _folder_findings(folder: Path, uid: int) -> list[Finding]:
         owner = _check_owner(current, info, uid, allow_root=True, folder=True)
         if owner is not None:
             found.append(owner)
-        sticky = bool(info.st_mode & stat.S_ISVTX)
-        if info.st_mode & GROUP_OTHER_WRITE and not sticky:
-            found.append(
-                Finding(
-                    current,
-                    f"other users can change its folder {current} (mode "
-                    f"{stat.S_IMODE(info.st_mode):03o}) and so replace it",
-                    f"chmod go-w {current}",
-                )
+        if not info.st_mode & GROUP_OTHER_WRITE:
+            continue
+        mode = stat.S_IMODE(info.st_mode)
+        if not info.st_mode & stat.S_ISVTX:
+            problem = (
+                f"other users can change its folder {current} (mode {mode:03o}) and so replace it"
             )
+        elif current == folder and not own_folder_sticky_ok:
+            problem = f"other users can create files in its folder {current} (mode {mode:03o})"
+        else:
+            continue  # sticky: others cannot rename or remove what we own
+        found.append(Finding(current, problem, f"chmod go-w {current}", "folder"))
     return found
 
 
@@ -116,13 +123,17 @@ def path_findings(
     info: os.stat_result | None = None,
     secret: bool,
     uid: int | None = None,
+    companions: bool = False,
 ) -> list[Finding]:
     """Why ``path`` is not private to this user; empty when it is (or off POSIX).
 
     Checks the file's owner, that nobody else can write it, and (when ``secret``) that
     nobody else can read it; then every folder above it (the real one, symbolic links
     resolved) for its owner and for write access by others. ``info`` is the file's
-    ``stat`` when the caller already has it from the open file (no race).
+    ``stat`` when the caller already has it from the open file (no race). With
+    ``companions`` (SQLite's ``-wal`` and ``-shm`` files are made beside the database) the
+    file's own folder must not be writable by others even with the sticky bit: they could
+    create those files first.
     """
     if not checks_apply():
         return []
@@ -140,15 +151,22 @@ def path_findings(
         mode = stat.S_IMODE(info.st_mode)
         if mode & GROUP_OTHER_WRITE:
             found.append(
-                Finding(path, f"other users can change it (mode {mode:03o})", f"chmod 600 {path}")
+                Finding(
+                    path,
+                    f"other users can change it (mode {mode:03o})",
+                    f"chmod 600 {path}",
+                    "mode",
+                )
             )
         elif secret and mode & GROUP_OTHER_READ:
             found.append(
-                Finding(path, f"other users can read it (mode {mode:03o})", f"chmod 600 {path}")
+                Finding(
+                    path, f"other users can read it (mode {mode:03o})", f"chmod 600 {path}", "mode"
+                )
             )
     folders = {path.parent.resolve(), path.resolve().parent}
     for folder in sorted(folders):
-        for finding in _folder_findings(folder, uid):
+        for finding in _folder_findings(folder, uid, own_folder_sticky_ok=not companions):
             if finding not in found:
                 found.append(finding)
     return found
@@ -165,3 +183,33 @@ def make_private(path: Path, info: os.stat_result | None = None) -> bool:
         return False
     os.chmod(path, mode & stat.S_IRWXU)
     return True
+
+
+class NotPrivateError(Exception):
+    """A file that must be its owner's alone is not, and odbridge cannot fix it; the message
+    says what is wrong and the command that fixes it."""
+
+
+def check_secret_file(path: Path, what: str, *, uid: int | None = None) -> list[str]:
+    """Check a key file before using or creating it; fix what can be fixed.
+
+    - The file's mode lets others read or change it: made private (``chmod 600``); the
+      returned sentences say so, for a warning (whoever read it may know the key).
+    - The file belongs to another user, or a folder above it can be changed by others (or
+      belongs to them): :class:`NotPrivateError`, since the key may be theirs.
+
+    A file that does not exist yet has only its folders checked. ``what`` names the file
+    in messages ("the de-identification key"); ``uid`` is for tests.
+    """
+    findings = path_findings(path, secret=True, uid=uid)
+    fatal = [finding for finding in findings if finding.kind != "mode"]
+    if fatal:
+        reasons = "; ".join(str(finding) for finding in fatal)
+        raise NotPrivateError(f"{what[:1].upper()}{what[1:]} {path} is not safe to use: {reasons}.")
+    shared = next((finding for finding in findings if finding.kind == "mode"), None)
+    if shared is None or not make_private(path):
+        return []
+    return [
+        f"{what} {path} was not private ({shared.problem}): odbridge made it private "
+        "(chmod 600). If someone else may have copied it, replace the key."
+    ]

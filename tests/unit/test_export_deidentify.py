@@ -202,16 +202,36 @@ def test_an_unreadable_key_or_place_is_explained(
         load_or_create_key(tmp_path / "deid.key")
 
 
-def test_a_key_others_can_read_is_warned_about(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o666], ids=oct)
+def test_a_key_others_can_open_is_made_private_and_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int
 ) -> None:
     path = tmp_path / "deid.key"
     key = load_or_create_key(path)
-    path.chmod(0o644)
+    path.chmod(mode)
     with caplog.at_level(logging.WARNING, logger="odbridge.export"):
         assert load_or_create_key(path) == key
-    assert "chmod 600" in caplog.text
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert f"the de-identification key {path} was not private" in caplog.text
+    assert "made it private (chmod 600)" in caplog.text
     assert key.hex() not in caplog.text
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757], ids=oct)
+def test_a_key_in_a_folder_others_can_change_is_refused(tmp_path: Path, mode: int) -> None:
+    # Whoever can change the folder can swap in a key they know, and then recompute the
+    # pseudonyms of every later export.
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    load_or_create_key(folder / "deid.key")
+    folder.chmod(mode)
+    with pytest.raises(ExportError) as caught:
+        load_or_create_key(folder / "deid.key")
+    assert f"other users can change its folder {folder}" in str(caught.value)
+    assert f"chmod go-w {folder}" in str(caught.value)
+    with pytest.raises(ExportError, match="not safe to use"):  # nor is one made there
+        load_or_create_key(folder / "new.key")
+    assert not (folder / "new.key").exists()
 
 
 def test_layout_of_the_default_columns() -> None:

@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 
 from odbridge.dashboard.app import DEFAULT_IDLE_TIMEOUT, create_app
 from odbridge.dashboard.security import is_loopback, log
+from odbridge.private_files import check_secret_file
 from odbridge.serving import BackgroundServer
 
 NOT_LOOPBACK_WARNING = (
@@ -54,8 +55,13 @@ def default_secret_path() -> Path:
 def load_secret_key(path: Path | None = None) -> bytes:
     """The key that signs session cookies, kept in a private file (0600) so that sessions
     survive a restart; made (32 random bytes) on first use. Delete the file to end every
-    session."""
+    session. A file others can read is made private (with a warning); one that belongs to
+    another user or lies in a folder others can change raises
+    :class:`~odbridge.private_files.NotPrivateError`: whoever can write it can forge
+    sessions."""
     path = path or default_secret_path()
+    for sentence in check_secret_file(path, "the dashboard's session key"):
+        log.warning("%s", sentence)
     try:
         key = path.read_bytes()
         if len(key) >= 32:

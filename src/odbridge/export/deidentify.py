@@ -20,7 +20,9 @@ one would be dropped):
 
 The key is 32 random bytes in a file of its own (mode 0600) in the user data directory, or
 where ``ODBRIDGE_DEID_KEY_FILE`` points. Whoever holds it can recompute a patient's
-pseudonym: keep it with the practice, never with the data.
+pseudonym: keep it with the practice, never with the data. A key file others can read is
+made private (with a warning); one that belongs to another user, or in a folder others can
+change, is refused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import logging
 import os
 import re
 import secrets
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -45,6 +46,7 @@ import platformdirs
 from odbridge.export.columns import COLUMN_KINDS, OutputColumn
 from odbridge.export.errors import ExportError
 from odbridge.export.languages import iso639_2
+from odbridge.private_files import NotPrivateError, check_secret_file
 
 log = logging.getLogger("odbridge.export")
 
@@ -155,6 +157,7 @@ def load_or_create_key(path: Path | None = None) -> bytes:
     """The pseudonym key: read from ``path`` (default :func:`default_key_file`), or made
     once (32 random bytes, hex, mode 0600) when the file does not exist yet."""
     path = path or default_key_file()
+    _check_private(path)
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
@@ -165,7 +168,6 @@ def load_or_create_key(path: Path | None = None) -> bytes:
             f"Cannot read the de-identification key {path}: {reason}. "
             f"Fix its permissions, or point {KEY_FILE_ENV} at another key file."
         ) from None
-    _warn_if_shared(path)
     try:
         key = bytes.fromhex(text)
     except ValueError:
@@ -205,16 +207,14 @@ def _create_key(path: Path) -> bytes:
     return key
 
 
-def _warn_if_shared(path: Path) -> None:
+def _check_private(path: Path) -> None:
+    """Make a shared key file private (and say so); refuse one that may be someone else's."""
     try:
-        mode = path.stat().st_mode
-    except OSError:  # pragma: no cover - read just succeeded
-        return
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning(
-            "the de-identification key %s can be read by other users; run chmod 600 on it",
-            path,
-        )
+        fixed = check_secret_file(path, "the de-identification key")
+    except NotPrivateError as exc:
+        raise ExportError(str(exc)) from None
+    for sentence in fixed:
+        log.warning("%s", sentence)
 
 
 class Pseudonymizer:

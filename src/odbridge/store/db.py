@@ -7,6 +7,7 @@ odbridge refuse a store written by a newer one instead of corrupting it.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from collections.abc import Callable
@@ -18,10 +19,13 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from odbridge.private_files import path_findings
 from odbridge.store import schema_visits
 from odbridge.store.schema import SCHEMA_VERSION, metadata, schema_version
 
 DB_ENV = "ODBRIDGE_DB"
+
+log = logging.getLogger("odbridge.store")
 
 
 def _add_visit_tables(connection: Any) -> None:
@@ -67,7 +71,9 @@ def describe_url(url: str) -> str:
 
 
 def _prepare_sqlite_file(path: Path) -> None:
-    """Create the file and its folder private to this user (0700 / 0600) before use."""
+    """Create the file and its folder private to this user (0700 / 0600) before use, and
+    warn when the folder is shared: whoever can change it can replace or remove the store
+    (and its ``-wal`` file)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -78,6 +84,8 @@ def _prepare_sqlite_file(path: Path) -> None:
             f"Cannot create the database file {path}: {exc.strerror}. "
             "Choose a writable place with --db sqlite:///PATH or ODBRIDGE_DB."
         ) from None
+    for finding in path_findings(path, secret=True, companions=True):
+        log.warning("the store %s holds patient data but %s", path, finding)
 
 
 def describe_db_error(exc: BaseException) -> str:
