@@ -81,8 +81,8 @@ def test_deidentified_export_uses_the_key_file_given(db: str, tmp_path: Path) ->
         "--deidentify",
         "--deid-key-file",
         str(key),
-        "--changed-since",
-        "2020-01-01",
+        "--status",
+        "Patient,Deceased,Inactive,NonPatient,Archived,Deleted,Prospective",
     )
     assert code == 0, stderr
     assert "de-identified" in stderr
@@ -91,7 +91,9 @@ def test_deidentified_export_uses_the_key_file_given(db: str, tmp_path: Path) ->
     (entry, *_) = entries(engine)
     engine.dispose()
     assert (entry.what, entry.deidentified, entry.rows) == ("parquet", True, 168)
-    assert entry.detail == "to=file; changed_since=2020-01-01"
+    assert entry.detail == (
+        "to=file; statuses=Patient,Deceased,Inactive,NonPatient,Archived,Deleted,Prospective"
+    )
 
 
 @pytest.mark.parametrize(
@@ -103,6 +105,13 @@ def test_deidentified_export_uses_the_key_file_given(db: str, tmp_path: Path) ->
         (["-o", "-", "-f", "csv", "--changed-since", "yesterday"], "--changed-since must be"),
         (["-o", "-", "-f", "csv", "--columns", "lname,dob"], "Unknown column"),
         (["-o", "-", "-f", "csv", "--deidentify", "--columns", "lname"], "never hold lname"),
+        (
+            ["-o", "-", "-f", "csv", "--deidentify", "--changed-since", "2020-01-01"],
+            "--changed-since cannot be combined with --deidentify",
+        ),
+        (["-o", "-", "-f", "csv", "--columns", "pat_num,ssn"], "add --include-ssn"),
+        (["-o", "-", "-f", "csv", "--deidentify", "--include-ssn"], "never hold SSNs"),
+        (["-o", "-", "-f", "fhir", "--include-ssn"], "FHIR exports never carry the SSN"),
     ],
 )
 def test_mistakes_exit_2_with_one_sentence(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 
 from odbridge.export import export
-from odbridge.export.deidentify import Pseudonymizer, age_on, load_or_create_key
+from odbridge.export.deidentify import Pseudonymizer, age_in_year, load_or_create_key
 from odbridge.export.fhir import FHIR_COLUMNS, patient_resource
 from odbridge.store.audit import entries
 from tests.integration.test_export_support import (
@@ -241,7 +241,7 @@ def test_every_value_is_an_allowed_one(store: Engine, tmp_path: Path) -> None:
             assert hex_id.fullmatch(str(row["family_id"]))
             for column in KEPT_TEXT:
                 assert (row[column] or None) in kept[column] | {None}
-            age = age_on(record["birthdate"], TODAY)
+            age = age_in_year(record["birthdate"], TODAY)
             if age is None:
                 assert row["age"] in ("", None)
                 assert row["birth_year"] in ("", None)
@@ -290,7 +290,7 @@ def test_every_value_is_an_allowed_one(store: Engine, tmp_path: Path) -> None:
             for address in resource.get("address", []):
                 assert set(address) <= {"use", "state", "postalCode", "country"}
                 assert re.fullmatch(r"\d{3}", address.get("postalCode", "000"))
-            age = age_on(record["birthdate"], TODAY)
+            age = age_in_year(record["birthdate"], TODAY)
             if age is not None and age < 90:
                 assert resource["birthDate"] == str(record["birthdate"].year)
             else:
@@ -333,7 +333,7 @@ def test_chosen_columns_and_filters_work_de_identified(store: Engine, tmp_path: 
         deidentify=True,
         key_file=tmp_path / "k",
         today=TODAY,
-        changed_since=datetime(2000, 1, 1),
+        statuses="Patient,NonPatient,Inactive,Archived,Deleted,Deceased,Prospective",
     )
     rows = READERS["csv"](out)
     assert result.rows == len(rows) == 40

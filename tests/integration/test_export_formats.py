@@ -269,14 +269,19 @@ def test_a_failure_leaves_no_file_no_secret_and_is_audited(
 
 def test_each_export_is_audited_without_patient_data(store: Engine, tmp_path: Path) -> None:
     prepare_store(store, main=200, north=20)
-    export(store, format="csv", out=tmp_path / "Zoe OBrien.csv", username="alice")
+    export(
+        store,
+        format="csv",
+        out=tmp_path / "Zoe OBrien.csv",
+        username="alice",
+        changed_since=datetime(2020, 1, 1).date(),
+    )
     export(
         store,
         format="parquet",
         out=tmp_path / "d.parquet",
         practice=MAIN,
         statuses=["Patient"],
-        changed_since=datetime(2020, 1, 1).date(),
         deidentify=True,
         key_file=tmp_path / "key",
         username="bob",
@@ -285,7 +290,7 @@ def test_each_export_is_audited_without_patient_data(store: Engine, tmp_path: Pa
     newest, second, first = entries(store)
     assert (first.username, first.action, first.what) == ("alice", "export", "csv")
     assert (first.rows, first.practice, first.deidentified) == (218, None, False)
-    assert first.detail == "to=file"
+    assert first.detail == "to=file; changed_since=2020-01-01"
     assert (second.username, second.what, second.practice, second.deidentified) == (
         "bob",
         "parquet",
@@ -295,7 +300,7 @@ def test_each_export_is_audited_without_patient_data(store: Engine, tmp_path: Pa
     assert second.rows == len(
         [r for r in store_records(store, practice=MAIN) if r["pat_status"] == "Patient"]
     )
-    assert second.detail == "to=file; statuses=Patient; changed_since=2020-01-01"
+    assert second.detail == "to=file; statuses=Patient"
     assert newest.username.startswith("os:")
     assert (newest.what, newest.detail) == ("fhir", "to=file; bundle")
     for entry in (first, second, newest):

@@ -120,6 +120,9 @@ def read_xlsx(path: Path) -> list[dict[str, Any]]:
         book.close()
 
 
+CSV_FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+"""First characters that make a CSV text cell a formula in a spreadsheet (full-width too)."""
+
 READERS = {"csv": read_csv, "jsonl": read_jsonl, "parquet": read_parquet, "xlsx": read_xlsx}
 SUFFIX = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet", "xlsx": "xlsx", "fhir": "ndjson"}
 
@@ -139,6 +142,8 @@ def as_written(fmt: str, kind: str, value: Any) -> Any:
             return f"{value:.2f}"
         if kind == "bool":
             return "true" if value else "false"
+        if kind == "text" and value.lstrip(" ")[:1] in CSV_FORMULA_STARTS:
+            return "'" + value  # a spreadsheet would run it: neutralised
         return str(value)
     if fmt == "jsonl":
         if value is None:

@@ -9,12 +9,19 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine, insert, text
 
-from odbridge.export.deidentify import age_on
 from odbridge.store.schema import sync_runs
 from odbridge.store.views import VIEWS, create_views, drop_views
 from tests.integration.test_export_support import prepare_store, store_records
 
 pytestmark = pytest.mark.integration
+
+
+def age_on(birthdate: date | None, today: date) -> int | None:
+    """Whole years lived by ``today`` (the view's ``age_years``)."""
+    if birthdate is None:
+        return None
+    before_birthday = (today.month, today.day) < (birthdate.month, birthdate.day)
+    return today.year - birthdate.year - before_birthday
 
 
 def test_views_are_made_twice_without_harm_and_show_the_store(store: Engine) -> None:

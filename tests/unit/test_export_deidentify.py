@@ -16,11 +16,13 @@ from odbridge.export.columns import COLUMN_KINDS, DEFAULT_COLUMNS, EXPORTABLE_CO
 from odbridge.export.deidentify import (
     KEY_FILE_ENV,
     RESTRICTED_ZIP3,
+    RESTRICTED_ZIP3_2000,
+    RESTRICTED_ZIP3_2010,
     RULES,
     Pseudonymizer,
     Rule,
+    age_in_year,
     age_label,
-    age_on,
     birth_year,
     default_key_file,
     language_code,
@@ -96,19 +98,36 @@ def test_zip3(value: str | None, expected: str | None) -> None:
 
 
 def test_every_restricted_prefix_becomes_000() -> None:
-    assert len(RESTRICTED_ZIP3) == 17
     for prefix in RESTRICTED_ZIP3:
         assert zip3(prefix + "12") == "000"
+
+
+@pytest.mark.parametrize("prefix", ["205", "369", "753", "772"])
+def test_prefixes_small_by_the_2010_census_are_restricted_too(prefix: str) -> None:
+    # Missing from the 2000 list HHS publishes; a Safe Harbor export must use current data.
+    assert zip3(f"{prefix}01") == "000"
+    assert zip3(f"{prefix}99-1234") == "000"
+
+
+def test_the_restricted_prefixes_are_the_union_of_the_published_lists() -> None:
+    assert RESTRICTED_ZIP3 == RESTRICTED_ZIP3_2000 | RESTRICTED_ZIP3_2010
+    assert len(RESTRICTED_ZIP3_2000) == 17
+    assert sorted(RESTRICTED_ZIP3) == [
+        *("036", "059", "063", "102", "203", "205", "369", "556", "692", "753", "772"),
+        *("790", "821", "823", "830", "831", "878", "879", "884", "890", "893"),
+    ]
+    assert zip3("20001") == "200"  # a populous neighbour of 203 and 205 is kept
 
 
 @pytest.mark.parametrize(
     ("born", "age", "label", "year"),
     [
         (date(2026, 6, 15), 0, "0", 2026),
+        (date(1990, 1, 1), 36, "36", 1990),
         (date(1990, 6, 15), 36, "36", 1990),
-        (date(1990, 6, 16), 35, "35", 1990),
-        (date(1936, 6, 16), 89, "89", 1936),
-        (date(1936, 6, 15), 90, "90+", None),
+        (date(1990, 12, 31), 36, "36", 1990),  # not 35: the birthday's side is not told
+        (date(1937, 12, 31), 89, "89", 1937),
+        (date(1936, 12, 31), 90, "90+", None),  # 90 this year: aggregated already
         (date(1900, 1, 1), 126, "90+", None),
         (date(2030, 1, 1), None, None, None),
         (None, None, None, None),
@@ -117,14 +136,22 @@ def test_every_restricted_prefix_becomes_000() -> None:
 def test_age_and_birth_year(
     born: date | None, age: int | None, label: str | None, year: int | None
 ) -> None:
-    assert age_on(born, TODAY) == age
+    assert age_in_year(born, TODAY) == age
     assert age_label(age) == label
     assert birth_year(born, TODAY) == year
 
 
-def test_leap_day_birthday() -> None:
-    assert age_on(date(2000, 2, 29), date(2026, 2, 28)) == 25
-    assert age_on(date(2000, 2, 29), date(2026, 3, 1)) == 26
+@pytest.mark.parametrize("year", [1950, 1990, 2000])
+def test_the_age_says_nothing_the_birth_year_does_not(year: int) -> None:
+    # The attack: export on many days with stable pseudonyms and watch the age change. With
+    # month and day used, the day it ticks over is the birthday. From the years alone, every
+    # day of the export year gives the same age for every birthday of the birth year.
+    ages = {
+        age_in_year(date(year, month, day), date(2026, export_month, export_day))
+        for month, day in ((1, 1), (2, 29) if year % 4 == 0 else (2, 28), (6, 15), (12, 31))
+        for export_month, export_day in ((1, 1), (6, 15), (12, 31))
+    }
+    assert ages == {2026 - year}
 
 
 @pytest.mark.parametrize(

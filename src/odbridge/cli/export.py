@@ -78,6 +78,20 @@ def export_command(
             "--include-missing", help="Also rows the source no longer returns (marked missing)."
         ),
     ] = False,
+    include_ssn: Annotated[
+        bool,
+        typer.Option(
+            "--include-ssn", help="Export full SSNs too (left out unless asked for; not FHIR)."
+        ),
+    ] = False,
+    allow_formulas: Annotated[
+        bool,
+        typer.Option(
+            "--allow-formulas",
+            help="CSV: write cells starting with = + - @ as typed (default: neutralised with '"
+            " so that a spreadsheet never runs them).",
+        ),
+    ] = False,
     key_file: Annotated[
         Path | None,
         typer.Option(
@@ -92,12 +106,15 @@ def export_command(
     ] = False,
 ) -> None:
     """Export patients from the store for reporting tools (CSV, JSONL, Parquet, XLSX, FHIR)."""
-    from odbridge.export.columns import DEFAULT_COLUMNS, EXPORTABLE_COLUMNS
+    from odbridge.export.columns import DEFAULT_COLUMNS, EXPORTABLE_COLUMNS, OPT_IN_COLUMNS
     from odbridge.export.run import export, format_for
 
     if list_columns:
         for name in EXPORTABLE_COLUMNS:
-            typer.echo(f"{name}{'' if name in DEFAULT_COLUMNS else '  (not in the default)'}")
+            note = "" if name in DEFAULT_COLUMNS else "  (not in the default)"
+            if name in OPT_IN_COLUMNS:
+                note = "  (only with --include-ssn)"
+            typer.echo(f"{name}{note}")
         return
     if out is None:
         raise fail("Give the file to write with --out (or --out - for standard output).")
@@ -119,6 +136,8 @@ def export_command(
             deidentify=deidentify,
             fhir_bundle=fhir_bundle,
             include_missing=include_missing,
+            include_ssn=include_ssn,
+            guard_formulas=not allow_formulas,
             key_file=key_file,
         )
     except ExportError as exc:
@@ -128,6 +147,10 @@ def export_command(
     where = "standard output" if result.path is None else str(result.path)
     mode = ", de-identified" if result.deidentified else ""
     console.print(escape(f"Exported {result.rows:,} patients to {where} ({result.format}{mode})."))
+    if result.ssn_included:
+        console.print("[yellow]Full SSNs included:[/yellow] protect the file like the store.")
+    elif result.ssn_left_out:
+        console.print("SSNs left out (add --include-ssn to export them).")
     if result.rows == 0:
         console.print("[yellow]No patient matched:[/yellow] check --practice and the filters.")
 

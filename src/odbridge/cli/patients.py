@@ -99,6 +99,14 @@ def patients_list(
     limit: Annotated[int | None, typer.Option(help="Rows per page.")] = None,
     offset: Annotated[int, typer.Option(help="Rows to skip.")] = 0,
     output: Annotated[str, typer.Option("--format", help="table | json | csv")] = "table",
+    allow_formulas: Annotated[
+        bool,
+        typer.Option(
+            "--allow-formulas",
+            help="CSV: write cells starting with = + - @ as typed (default: neutralised with '"
+            " so that a spreadsheet never runs them).",
+        ),
+    ] = False,
 ) -> None:
     """Patients from GET /patients/Simple: one page, or every page with --all (streamed)."""
     from odbridge.api.client import Client
@@ -117,7 +125,7 @@ def patients_list(
         "DateTStamp": changed_since,
     }
     filters = {k: v for k, v in filters.items() if v is not None}
-    writer = _PatientWriter(output)
+    writer = _PatientWriter(output, guard_formulas=not allow_formulas)
     count = 0
     try:
         with Client(profile=profile) as client:
@@ -146,8 +154,11 @@ def patients_list(
 class _PatientWriter:
     """Writes rows to stdout as they come: CSV and JSON stream; a table prints at the end."""
 
-    def __init__(self, output: str) -> None:
+    def __init__(self, output: str, *, guard_formulas: bool = True) -> None:
+        from odbridge.export.tabular import neutralise_formula
+
         self.output = output
+        self._neutralise = neutralise_formula if guard_formulas else None
         self.count = 0
         self._csv: csv.DictWriter[str] | None = None
         self._table: Table | None = None
@@ -159,6 +170,9 @@ class _PatientWriter:
                     sys.stdout, fieldnames=list(record), extrasaction="ignore"
                 )
                 self._csv.writeheader()
+            neutralise = self._neutralise
+            if neutralise is not None:  # names and emails can be typed by patients themselves
+                record = {k: neutralise(v) if isinstance(v, str) else v for k, v in record.items()}
             self._csv.writerow(record)
         elif self.output == "json":
             sys.stdout.write(

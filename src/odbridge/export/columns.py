@@ -35,8 +35,19 @@ BOOKKEEPING_COLUMNS: tuple[str, ...] = ("first_seen_at", "last_synced_at", "miss
 EXPORTABLE_COLUMNS: tuple[str, ...] = ("practice", *PATIENT_FIELD_NAMES, *BOOKKEEPING_COLUMNS)
 """Every column an export may name, in file order."""
 
-DEFAULT_COLUMNS: tuple[str, ...] = ("practice", *PATIENT_FIELD_NAMES, "last_synced_at")
-"""What a tabular export holds when no columns are named."""
+OPT_IN_COLUMNS: tuple[str, ...] = ("ssn",)
+"""Columns an export holds only when asked for explicitly (``include_ssn``): a full SSN is
+what identity thieves want, and few reports need it."""
+
+DEFAULT_COLUMNS: tuple[str, ...] = tuple(
+    name
+    for name in ("practice", *PATIENT_FIELD_NAMES, "last_synced_at")
+    if name not in OPT_IN_COLUMNS
+)
+"""What a tabular export holds when no columns are named: the patient's fields but the SSN."""
+
+WITH_SSN_COLUMNS: tuple[str, ...] = ("practice", *PATIENT_FIELD_NAMES, "last_synced_at")
+"""The defaults with ``include_ssn``: the SSN in its API position."""
 
 PAT_STATUSES: tuple[str, ...] = (
     "Patient",
@@ -71,14 +82,17 @@ COLUMN_KINDS: dict[str, Kind] = {
 }
 
 
-def resolve_columns(columns: str | Iterable[str] | None) -> tuple[str, ...]:
-    """The columns to export: ``None`` → the defaults; a comma list or names → checked.
+def resolve_columns(
+    columns: str | Iterable[str] | None, *, include_ssn: bool = False
+) -> tuple[str, ...]:
+    """The columns to export: ``None`` → the defaults (with ``ssn`` if ``include_ssn``); a
+    comma list or names → checked.
 
     Names are case-insensitive; repeats are dropped; an unknown name is an error that lists
-    the valid ones.
+    the valid ones; ``ssn`` named without ``include_ssn`` is an error that says so.
     """
     if columns is None:
-        return DEFAULT_COLUMNS
+        return WITH_SSN_COLUMNS if include_ssn else DEFAULT_COLUMNS
     items = columns.split(",") if isinstance(columns, str) else list(columns)
     chosen: list[str] = []
     unknown: list[str] = []
@@ -97,6 +111,11 @@ def resolve_columns(columns: str | Iterable[str] | None) -> tuple[str, ...]:
         )
     if not chosen:
         raise ExportError("No columns named; leave the option out to export the defaults.")
+    if "ssn" in chosen and not include_ssn:
+        raise ExportError(
+            "Full SSNs are exported only when asked for explicitly: add --include-ssn "
+            "(include_ssn=True in Python), or leave ssn out of the columns."
+        )
     return tuple(chosen)
 
 

@@ -9,11 +9,13 @@ one would be dropped):
 - ``pseudonym``: PatNum → ``patient_id``, Guarantor → ``family_id``: a keyed hash
   (HMAC-SHA256) with a key that never leaves this machine, stable from one export to the
   next, so rows can be followed over time without saying who they are.
-- ``birthdate``: → ``birth_year`` and ``age`` (text); ages of 90 and over become ``"90+"``
-  and their birth year is left out.
+- ``birthdate``: → ``birth_year`` and ``age`` (text), the age computed from the **years
+  alone** (export year minus birth year): month and day beside the birth year would tell
+  which side of the export date the birthday falls, and repeated exports would narrow it
+  to the day. Ages of 90 and over become ``"90+"`` and their birth year is left out.
 - ``year``: any other date or date-time → ``<column>_year``.
-- ``zip3``: the first three digits of the ZIP, ``"000"`` for the prefixes of fewer than
-  20,000 people (the Census list HHS publishes).
+- ``zip3``: the first three digits of the ZIP, ``"000"`` for the prefixes of 20,000 people
+  or fewer in any of the published Census-based lists (:data:`RESTRICTED_ZIP3`).
 - ``language``: an ISO 639-2 code is kept; custom text becomes ``"other"``.
 - ``keep``: status, gender, position, state, balances, providers, clinic, billing type,
   preferences and flags.
@@ -53,13 +55,34 @@ log = logging.getLogger("odbridge.export")
 KEY_FILE_ENV = "ODBRIDGE_DEID_KEY_FILE"
 KEY_BYTES = 32
 
-RESTRICTED_ZIP3: frozenset[str] = frozenset(
+RESTRICTED_ZIP3_2000: frozenset[str] = frozenset(
     {
         *("036", "059", "063", "102", "203", "556", "692", "790", "821"),
         *("823", "830", "831", "878", "879", "884", "890", "893"),
     }
 )
-"""Three-digit ZIP prefixes whose areas hold 20,000 people or fewer (2000 Census)."""
+"""The 17 prefixes of 20,000 people or fewer by the 2000 Census: the table HHS publishes in
+its de-identification guidance (OCR, "Guidance Regarding Methods for De-identification of
+Protected Health Information", 2012, section 3.3.3 — first given in the preamble of the
+2002 Privacy Rule modifications, 67 FR 53182, 53233)."""
+
+RESTRICTED_ZIP3_2010: frozenset[str] = frozenset(
+    {
+        *("036", "059", "102", "203", "205", "369", "556", "692", "753"),
+        *("772", "821", "823", "878", "879", "884", "893"),
+    }
+)
+"""The prefixes of 20,000 people or fewer by the 2010 Census (three-digit ZCTA populations),
+as compiled by de-identification tools since HHS has not republished its table. It adds
+205 (Washington, DC government mail), 369 (Alabama), 753 (Dallas) and 772 (Houston) —
+the last two are unique or PO-box prefixes with few residents; some compilations omit them,
+so we keep them."""
+
+RESTRICTED_ZIP3: frozenset[str] = RESTRICTED_ZIP3_2000 | RESTRICTED_ZIP3_2010
+"""Prefixes reported as ``"000"``: the union of the published lists. A prefix small by any
+Census count stays restricted (Safe Harbor asks for the current data; the union errs on the
+safe side when the lists disagree): 036, 059, 063, 102, 203, 205, 369, 556, 692, 753, 772,
+790, 821, 823, 830, 831, 878, 879, 884, 890, 893."""
 
 AGE_CAP = 90
 """Ages from this on are reported as ``"90+"`` and their birth year is withheld."""
@@ -252,13 +275,13 @@ def zip3(value: str | None) -> str | None:
     return "000" if prefix in RESTRICTED_ZIP3 else prefix
 
 
-def age_on(birthdate: date | None, today: date) -> int | None:
-    """Whole years from ``birthdate`` to ``today``; None without a birthdate or if in the
-    future."""
+def age_in_year(birthdate: date | None, today: date) -> int | None:
+    """The age reached in ``today``'s year: ``today.year - birthdate.year``, from the years
+    alone (never the month or day, which would reveal more than the birth year); None
+    without a birthdate or if born after that year."""
     if birthdate is None:
         return None
-    before_birthday = (today.month, today.day) < (birthdate.month, birthdate.day)
-    years = today.year - birthdate.year - before_birthday
+    years = today.year - birthdate.year
     return years if years >= 0 else None
 
 
@@ -271,7 +294,7 @@ def age_label(age: int | None) -> str | None:
 
 def birth_year(birthdate: date | None, today: date) -> int | None:
     """The year of birth, withheld (None) for ages of 90 and over."""
-    age = age_on(birthdate, today)
+    age = age_in_year(birthdate, today)
     if birthdate is None or age is None or age >= AGE_CAP:
         return None
     return birthdate.year
@@ -366,7 +389,7 @@ def _birth_year(i: int, today: date) -> Getter:
 
 
 def _age(i: int, today: date) -> Getter:
-    return lambda row: age_label(age_on(row[i], today))
+    return lambda row: age_label(age_in_year(row[i], today))
 
 
 def _pseudonym(i: int, pseudonymize: Pseudonymizer) -> Getter:

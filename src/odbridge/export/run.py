@@ -69,12 +69,16 @@ DEFAULT_BATCH = 2000
 
 @dataclass(frozen=True)
 class ExportResult:
-    """What an export wrote: rows, the file (None for standard output), format, mode."""
+    """What an export wrote: rows, the file (None for standard output), format, mode, and
+    whether full SSNs are in it (``ssn_included``) or were left out of the default
+    columns (``ssn_left_out``)."""
 
     rows: int
     path: Path | None
     format: str
     deidentified: bool
+    ssn_included: bool = False
+    ssn_left_out: bool = False
 
 
 def format_for(out: str | Path) -> Format:
@@ -108,6 +112,8 @@ def export(
     deidentify: bool = False,
     fhir_bundle: bool = False,
     include_missing: bool = False,
+    include_ssn: bool = False,
+    guard_formulas: bool = True,
     username: str | None = None,
     key_file: str | Path | None = None,
     today: date | None = None,
@@ -122,9 +128,14 @@ def export(
     - ``changed_since``: rows whose ``last_synced_at`` (when their content last changed in
       the store, UTC) is on or after that day (a ``datetime``: that moment).
     - ``columns``: tabular formats only; names from :data:`EXPORTABLE_COLUMNS`.
+    - ``include_ssn``: full SSNs are left out (of the defaults, and refused in ``columns``)
+      unless this is true; tabular formats only, never de-identified.
+    - ``guard_formulas``: CSV text cells a spreadsheet would run as formulas (``=``, ``+``,
+      ``-``, ``@``, tab, CR) get a leading apostrophe; false writes them as typed.
     - ``deidentify``: HIPAA Safe Harbor (see :mod:`odbridge.export.deidentify`); the
       pseudonym key comes from ``key_file`` (default: ``ODBRIDGE_DEID_KEY_FILE`` or the
-      user data directory). ``today`` is the day ages are computed for.
+      user data directory). ``today`` is the day whose year ages are computed for. It
+      cannot be combined with ``changed_since``.
     - Rows marked missing (no longer returned by the source) are left out unless
       ``include_missing``.
 
@@ -144,7 +155,10 @@ def export(
         raise ExportError("Columns apply to tabular formats; FHIR resources have a fixed shape.")
     if batch_size < 1:
         raise ExportError("The batch size must be at least 1.")
-    chosen = resolve_columns(columns) if fmt != "fhir" else FHIR_COLUMNS
+    _check_privacy_options(fmt, deidentify, changed_since, include_ssn)
+    # De-identified: a named ssn column is refused below, with the Safe Harbor reason.
+    opted_in = include_ssn or (deidentify and columns is not None)
+    chosen = resolve_columns(columns, include_ssn=opted_in) if fmt != "fhir" else FHIR_COLUMNS
     if deidentify and columns is not None:
         removed = dropped_columns(chosen)
         if removed:
@@ -164,7 +178,7 @@ def export(
     failure: BaseException | None = None
     try:
         with _target(out, fmt) as target:
-            writer = _writer(fmt, target, plan.columns, fhir_bundle, deidentify)
+            writer = _writer(fmt, target, plan.columns, fhir_bundle, deidentify, guard_formulas)
             transform = plan.transform
             try:
                 with contextlib.closing(_batches(engine, query, batch_size)) as batches:
@@ -216,6 +230,7 @@ def export(
                 include_missing,
                 fhir_bundle,
                 failure,
+                unguarded=fmt == "csv" and not guard_formulas,
             ),
             failed=failure is not None,
         )
@@ -224,7 +239,25 @@ def export(
         path=None if to_stdout else Path(out).expanduser(),
         format=fmt,
         deidentified=deidentify,
+        ssn_included="ssn" in chosen,
+        ssn_left_out=columns is None and fmt != "fhir" and not deidentify and not include_ssn,
     )
+
+
+def _check_privacy_options(
+    fmt: Format, deidentify: bool, changed_since: date | None, include_ssn: bool
+) -> None:
+    """Refuse the combinations that would leak what the options promise to keep in."""
+    if deidentify and changed_since is not None:
+        raise ExportError(
+            "--changed-since cannot be combined with --deidentify: which pseudonyms appear "
+            "in an export of recent changes tells when each patient's record changed, a "
+            "date finer than the year. Export the whole de-identified set instead."
+        )
+    if include_ssn and deidentify:
+        raise ExportError("De-identified exports never hold SSNs: drop --include-ssn.")
+    if include_ssn and fmt == "fhir":
+        raise ExportError("FHIR exports never carry the SSN: --include-ssn is for tabular formats.")
 
 
 def _check_format(value: str) -> Format:
@@ -347,6 +380,7 @@ def _writer(
     columns: Sequence[OutputColumn],
     fhir_bundle: bool,
     deidentified: bool,
+    guard_formulas: bool,
 ) -> RowWriter:
     if fmt in ("parquet", "xlsx"):
         if not isinstance(target, Path):  # pragma: no cover - _target guarantees it
@@ -355,18 +389,17 @@ def _writer(
             return ParquetWriter(
                 target, columns, metadata={"deidentified": str(deidentified).lower()}
             )
-        return XlsxWriter(
-            target,
-            columns,
-            properties={
-                "title": "odbridge patient export",
-                "comments": "de-identified (HIPAA Safe Harbor)" if deidentified else "",
-            },
-        )
+        properties: dict[str, Any] = {
+            "title": "odbridge patient export",
+            "comments": "de-identified (HIPAA Safe Harbor)" if deidentified else "",
+        }
+        if deidentified:  # the creation date is a date too: the year only
+            properties["created"] = datetime(datetime.now(UTC).year, 1, 1)
+        return XlsxWriter(target, columns, properties=properties)
     if isinstance(target, Path):  # pragma: no cover - _target guarantees it
         raise TypeError("text formats write to a stream")
     if fmt == "csv":
-        return CsvWriter(target, columns)
+        return CsvWriter(target, columns, guard_formulas=guard_formulas)
     if fmt == "jsonl":
         return JsonLinesWriter(target, columns)
     return BundleWriter(target) if fhir_bundle else NdjsonWriter(target)
@@ -387,9 +420,15 @@ def _detail(
     include_missing: bool,
     fhir_bundle: bool,
     failure: BaseException | None,
+    *,
+    unguarded: bool = False,
 ) -> str:
     """The audit entry's detail: destination kind and filters, never a path or patient data."""
     parts = [f"to={'stdout' if to_stdout else 'file'}"]
+    if "ssn" in chosen:
+        parts.append("ssn")
+    if unguarded:
+        parts.append("formulas_as_typed")
     if statuses:
         parts.append(f"statuses={','.join(statuses)}")
     if changed_since is not None:

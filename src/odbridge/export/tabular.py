@@ -9,6 +9,12 @@ Lines (date-times ``2024-03-01 14:05:00`` in CSV, ``2024-03-01T14:05:00`` in JSO
 text with two decimals (``"12.50"``, exact), booleans ``true``/``false``; Parquet types
 int64, string, date32, timestamp[us], decimal128(12, 2), bool; XLSX numbers, dates with a
 date format, text always as text (never a formula).
+
+CSV has no cell types: a spreadsheet opening it runs any cell that starts with ``=``, ``+``,
+``-`` or ``@`` (or a tab or carriage return before one) as a formula, and names, emails and
+addresses can be typed by patients themselves in web forms. Unless told otherwise
+(``guard_formulas=False``), text cells that start that way get a leading apostrophe
+(:func:`neutralise_formula`), which spreadsheets show as text and never run.
 """
 
 from __future__ import annotations
@@ -36,6 +42,27 @@ class RowWriter(Protocol):
 
 
 # -- text formats ---------------------------------------------------------------------------
+
+
+FORMULA_TRIGGERS: tuple[str, ...] = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    *("\uff1d", "\uff0b", "\uff0d", "\uff20"),  # full-width = + - @, which Excel accepts too
+)
+"""First characters that make a spreadsheet treat a CSV cell as a formula (OWASP's list, plus
+the full-width forms)."""
+
+
+def neutralise_formula(value: str) -> str:
+    """``value`` with a leading apostrophe if a spreadsheet would run it as a formula (spaces
+    before the trigger do not save it); anything else unchanged."""
+    if value.lstrip(" ").startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
 
 
 def _csv_date(value: date) -> str:
@@ -99,11 +126,19 @@ def _converted(row: Sequence[Any], formatters: list[tuple[int, Callable[[Any], A
 
 
 class CsvWriter:
-    """RFC 4180 CSV (``\\r\\n`` line ends, quotes where needed), UTF-8, a header row."""
+    """RFC 4180 CSV (``\\r\\n`` line ends, quotes where needed), UTF-8, a header row; text
+    cells a spreadsheet would run as formulas are neutralised unless ``guard_formulas`` is
+    false."""
 
-    def __init__(self, stream: TextIO, columns: Sequence[OutputColumn]) -> None:
+    def __init__(
+        self, stream: TextIO, columns: Sequence[OutputColumn], *, guard_formulas: bool = True
+    ) -> None:
         self._writer = csv.writer(stream)
         self._formatters = _formatters(columns, _CSV_FORMAT)
+        if guard_formulas:
+            self._formatters += [
+                (i, neutralise_formula) for i, c in enumerate(columns) if c.kind == "text"
+            ]
         self._writer.writerow([c.name for c in columns])
 
     def write(self, rows: Rows) -> None:
