@@ -268,10 +268,13 @@ def test_deidentified_over_89_has_no_birth_date_and_custom_language_is_left_out(
     assert "birthDate" not in found
     assert "communication" not in found
     assert found["address"][0]["postalCode"] == "973"
+    # The age is from the years alone: born in 1936, 90 in 2026 whatever the day, so withheld.
+    late_1936 = row(birthdate=date(1936, 12, 31))
+    assert "birthDate" not in valid(patient_resource(late_1936, pseudonymize=PSEUDO, today=TODAY))
     just_89 = valid(
-        patient_resource(row(birthdate=date(1936, 6, 16)), pseudonymize=PSEUDO, today=TODAY)
+        patient_resource(row(birthdate=date(1937, 1, 1)), pseudonymize=PSEUDO, today=TODAY)
     )
-    assert just_89["birthDate"] == "1936"
+    assert just_89["birthDate"] == "1937"
 
 
 def test_ndjson_and_bundle_writers() -> None:
