@@ -100,6 +100,19 @@ def export_command(
             help="Key of the pseudonymous ids (default: in the user data directory).",
         ),
     ] = None,
+    table: Annotated[
+        str,
+        typer.Option(
+            "--table",
+            help="patients, or a visit table: appointments, procedure_logs, recalls, "
+            "providers, clinics, definitions, operatories, appointment_types, recall_types, "
+            "deleted_appointments. FHIR: patients or appointments.",
+        ),
+    ] = "patients",
+    utc_offset: Annotated[
+        float,
+        typer.Option(help="FHIR appointments: the practice's UTC offset in hours (e.g. -5)."),
+    ] = 0.0,
     db: DbOption = None,
     list_columns: Annotated[
         bool, typer.Option("--list-columns", help="Print the exportable columns and stop.")
@@ -123,6 +136,20 @@ def export_command(
         fmt = format_ or format_for(out)
     except ExportError as exc:
         raise fail(str(exc)) from None
+    if table != "patients":
+        _export_visits(
+            db,
+            table,
+            fmt,
+            out,
+            practice,
+            deidentify,
+            fhir_bundle,
+            include_missing,
+            key_file,
+            utc_offset,
+        )
+        return
     engine = open_store(db)
     try:
         result = export(
@@ -153,6 +180,57 @@ def export_command(
         console.print("SSNs left out (add --include-ssn to export them).")
     if result.rows == 0:
         console.print("[yellow]No patient matched:[/yellow] check --practice and the filters.")
+
+
+def _export_visits(
+    db: str | None,
+    table: str,
+    fmt: str,
+    out: str,
+    practice: str | None,
+    deidentify: bool,
+    fhir_bundle: bool,
+    include_missing: bool,
+    key_file: Path | None,
+    utc_offset: float,
+) -> None:
+    """``--table`` other than patients: a visit table, or FHIR Appointment resources."""
+    from datetime import timedelta
+
+    from odbridge.export.visits import export_appointments_fhir, export_table
+
+    engine = open_store(db)
+    try:
+        if fmt == "fhir":
+            if table != "appointments":
+                raise ExportError("FHIR exports are of patients or appointments.")
+            result = export_appointments_fhir(
+                engine,
+                out=out,
+                offset=timedelta(hours=utc_offset),
+                practice=practice,
+                deidentify=deidentify,
+                bundle=fhir_bundle,
+                key_file=key_file,
+            )
+        else:
+            result = export_table(
+                engine,
+                table,
+                format=fmt,
+                out=out,
+                practice=practice,
+                deidentify=deidentify,
+                include_missing=include_missing,
+                key_file=key_file,
+            )
+    except ExportError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    where = "standard output" if result.path is None else str(result.path)
+    mode = ", de-identified" if result.deidentified else ""
+    console.print(escape(f"Exported {result.rows:,} {table} rows to {where} ({fmt}{mode})."))
 
 
 def views_command(

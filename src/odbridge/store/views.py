@@ -9,6 +9,11 @@ of their own:
 - ``v_patient_contacts``: the same patients' address, phones, email and contact preferences.
 - ``v_patient_counts``: patients per practice and status.
 - ``v_sync_runs``: the sync run log with each run's duration in seconds.
+- ``v_appointments``: appointments (times in the practice's local time) with operatory and
+  appointment type names.
+- ``v_production``: gross production (ProcFee × (UnitQty + BaseUnits) of Complete procedures)
+  per practice, month (``YYYY-MM`` of ProcDate) and provider.
+- ``v_recall``: recalls with their type, due/previous/scheduled dates and the patient's status.
 """
 
 from __future__ import annotations
@@ -143,11 +148,89 @@ FROM sync_runs
 """  # noqa: S608  # nosec B608  # fixed text; only the dialect's expression is put in
 
 
+def _month(dialect: str, column: str) -> str:
+    if dialect == "postgresql":
+        return f"to_char({column}, 'YYYY-MM')"
+    return f"strftime('%Y-%m', {column})"
+
+
+def _appointments(_dialect: str) -> str:
+    return """
+SELECT
+    a.practice,
+    a.apt_num AS appointment_number,
+    a.pat_num AS patient_number,
+    a.apt_date_time AS starts_at_local,
+    a.apt_status AS status,
+    a.confirmed_name AS confirmation,
+    a.prov_num AS provider_number,
+    a.prov_abbr AS provider,
+    a.prov_hyg AS hygienist_number,
+    a.op AS operatory_number,
+    o.op_name AS operatory,
+    a.clinic_num AS clinic_number,
+    a.is_hygiene,
+    a.is_new_patient,
+    a.proc_descript AS procedures,
+    a.appointment_type_num AS appointment_type_number,
+    t.appointment_type_name AS appointment_type,
+    a.date_tstamp AS changed_at_practice
+FROM appointments a
+LEFT JOIN operatories o ON o.practice = a.practice AND o.operatory_num = a.op
+LEFT JOIN appointment_types t
+    ON t.practice = a.practice AND t.appointment_type_num = a.appointment_type_num
+WHERE a.missing_since IS NULL
+"""
+
+
+def _production(dialect: str) -> str:
+    return f"""
+SELECT
+    practice,
+    {_month(dialect, "proc_date")} AS month,
+    prov_num AS provider_number,
+    MAX(prov_abbr) AS provider,
+    COUNT(*) AS procedures,
+    SUM(proc_fee * (COALESCE(unit_qty, 0) + COALESCE(base_units, 0))) AS production
+FROM procedure_logs
+WHERE missing_since IS NULL AND proc_status = 'C' AND proc_date IS NOT NULL
+GROUP BY practice, {_month(dialect, "proc_date")}, prov_num
+"""  # noqa: S608  # nosec B608  # fixed text; only the dialect's expression is put in
+
+
+def _recall(_dialect: str) -> str:
+    return """
+SELECT
+    r.practice,
+    r.recall_num AS recall_number,
+    r.pat_num AS patient_number,
+    t.description AS recall_type,
+    r.date_due AS due_on,
+    r.date_previous AS previous_on,
+    r.date_scheduled AS scheduled_on,
+    r.recall_interval AS recall_interval,
+    r.recall_status_name AS recall_status,
+    r.is_disabled,
+    r.disable_until_date AS disabled_until,
+    p.pat_status AS patient_status,
+    CASE WHEN r.date_scheduled IS NULL THEN 0 ELSE 1 END AS is_scheduled
+FROM recalls r
+LEFT JOIN recall_types t ON t.practice = r.practice AND t.recall_type_num = r.recall_type_num
+LEFT JOIN patients p ON p.practice = r.practice AND p.pat_num = r.pat_num
+WHERE r.missing_since IS NULL
+"""
+
+
 VIEWS: tuple[View, ...] = (
     View("v_patients", "patients not marked missing, readable names, age", _patients),
     View("v_patient_contacts", "their address, phones, email and preferences", _contacts),
     View("v_patient_counts", "patients per practice and status", _counts),
     View("v_sync_runs", "the sync run log with durations", _runs),
+    View("v_appointments", "appointments (local times) with operatory and type", _appointments),
+    View(
+        "v_production", "gross production per month and provider (Complete procedures)", _production
+    ),
+    View("v_recall", "recalls with type, due, scheduled, and the patient's status", _recall),
 )
 
 
