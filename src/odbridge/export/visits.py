@@ -140,7 +140,7 @@ def export_table(
     failure: BaseException | None = None
     try:
         with _target(out, fmt) as target:
-            writer = _writer(fmt, target, plan.columns, False, deidentify)
+            writer = _writer(fmt, target, plan.columns, False, deidentify, True)
             try:
                 with contextlib.closing(_batches(engine, query, batch_size)) as batches:
                     for batch in batches:
@@ -218,7 +218,7 @@ def export_appointments_fhir(
     to_stdout = str(out) == "-"
     try:
         with _target(out, "fhir") as target:
-            writer = _writer("fhir", target, (), bundle, deidentify)
+            writer = _writer("fhir", target, (), bundle, deidentify, True)
             try:
                 with contextlib.closing(_batches(engine, query, batch_size)) as batches:
                     for batch in batches:
