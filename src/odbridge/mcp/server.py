@@ -18,6 +18,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from odbridge import __version__
@@ -25,6 +26,7 @@ from odbridge.mcp import figures, patients, visits, worklists
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.mcp.common import MAX_PER_PAGE, Row, ToolEnv
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES, all_definitions
+from odbridge.store.db import describe_db_error
 from odbridge.store.users import UserError
 
 log = logging.getLogger("odbridge.mcp")
@@ -74,6 +76,12 @@ def create_server(env: ToolEnv, identify: Identify, *, host: str = "127.0.0.1") 
             )
         except (AccessError, UserError, LookupError) as exc:
             raise ToolError(str(exc)) from None
+        except SQLAlchemyError as exc:  # one line, no row values (the engines hide them)
+            log.error("an MCP tool could not read the store: %s", describe_db_error(exc))
+            raise ToolError(
+                f"The store could not answer ({describe_db_error(exc)}). Try again; if it "
+                "persists, check that the database is reachable."
+            ) from None
 
     _register_patient_tools(server, env, call)
     _register_figure_tools(server, env, call)
