@@ -82,14 +82,14 @@ def fill_store(engine: Engine, practice: str, count: int, seed: int = 1) -> int:
     from sqlalchemy import insert
 
     from odbridge.api.models import Patient
-    from odbridge.simulator.data import generate_practice
+    from odbridge.simulator.generate import generate_practice
     from odbridge.sync.resources import patient_row
 
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     practice_data = generate_practice(count, seed)
     batch: list[dict[str, Any]] = []
     with engine.begin() as connection:
-        for record in practice_data.patients.values():
+        for record in practice_data.records():
             row = patient_row(Patient.from_api(record))
             row.update(practice=practice, first_seen_at=now, last_synced_at=now)
             batch.append(row)

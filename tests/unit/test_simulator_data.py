@@ -7,7 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from odbridge.simulator.data import PATIENT_FIELDS, generate_practice
+from odbridge.simulator.generate import generate_practice
+from odbridge.simulator.shape import PATIENT_FIELDS
 
 pytestmark = pytest.mark.unit
 
@@ -16,13 +17,13 @@ TODAY = date(2026, 6, 15)
 
 @pytest.fixture(scope="module")
 def practice_rows() -> list[dict[str, object]]:
-    return list(generate_practice(3000, seed=5, today=TODAY).patients.values())
+    return list(generate_practice(3000, seed=5, today=TODAY).records())
 
 
 def test_same_seed_and_day_give_the_same_practice() -> None:
-    first = generate_practice(500, seed=3, today=TODAY).patients
-    second = generate_practice(500, seed=3, today=TODAY).patients
-    third = generate_practice(500, seed=4, today=TODAY).patients
+    first = list(generate_practice(500, seed=3, today=TODAY).records())
+    second = list(generate_practice(500, seed=3, today=TODAY).records())
+    third = list(generate_practice(500, seed=4, today=TODAY).records())
     assert first == second
     assert first != third
 
@@ -99,9 +100,10 @@ def test_missing_values_and_phone_formats_look_like_a_real_database(
 def test_merge_and_delete_events() -> None:
     practice = generate_practice(20, seed=1, today=TODAY, clock=lambda: datetime(2026, 6, 15, 9))
     practice.merge(3, 4)
-    practice.mark_deleted(5)
+    practice.delete(5)
     assert practice.patients[3]["PatStatus"] == "Archived"
     assert practice.patients[5]["PatStatus"] == "Deleted"
+    assert practice.patients[5]["Guarantor"] == 5  # Patients.Delete resets the guarantor
     assert practice.patients[5]["DateTStamp"] == "2026-06-15 09:00:00"
     with pytest.raises(KeyError):
         practice.merge(3, 999)

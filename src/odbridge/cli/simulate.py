@@ -9,7 +9,13 @@ from pydantic import SecretStr, ValidationError
 
 from odbridge.cli.common import console, fail, setup_logging
 from odbridge.simulator.faults import FaultSettings, FaultSpecError, parse_fault_spec
-from odbridge.simulator.settings import Mode, SimulatorSettings, ThrottleMode, Tier
+from odbridge.simulator.settings import (
+    CURRENT_OD_VERSION,
+    Mode,
+    SimulatorSettings,
+    ThrottleMode,
+    Tier,
+)
 
 DEFAULT_SIM_PORT = 8780
 
@@ -48,8 +54,15 @@ def simulate_command(
         bool, typer.Option(help="Also accept HTTP Basic (not a documented scheme).")
     ] = False,
     changes_per_minute: Annotated[
-        float, typer.Option(help="Random patient updates per minute (moving data).")
+        float, typer.Option(help="Random patient changes per minute (5 % are deletions).")
     ] = 0,
+    od_version: Annotated[
+        str,
+        typer.Option(help="Open Dental release to behave as (before 21.4 Simple shows Deleted)."),
+    ] = CURRENT_OD_VERSION,
+    practices: Annotated[
+        int, typer.Option(help="Practices served; customer keys become KEY-1 … KEY-N.")
+    ] = 1,
 ) -> None:
     """Run a local stand-in for the Open Dental API with a synthetic practice."""
     from odbridge.simulator.server import serve_forever
@@ -73,6 +86,8 @@ def simulate_command(
             accept_basic=accept_basic,
             faults=fault_settings,
             changes_per_minute=changes_per_minute,
+            od_version=od_version,
+            practices=practices,
         )
     except FaultSpecError as exc:
         raise fail(f"--faults: {exc}") from None
@@ -104,6 +119,13 @@ def _print_listening(settings: SimulatorSettings) -> None:
     )
     console.print(f"  API base URL : {base}")
     console.print(f"  patients     : {settings.patients} (seed {settings.seed})")
+    if settings.practices > 1:
+        last = settings.practices
+        console.print(
+            f"  practices    : {last}, customer keys <key>-1 … <key>-{last}"
+            f" (seeds {settings.seed} … {settings.seed + last - 1})"
+        )
+    console.print(f"  Open Dental  : {settings.od_version}")
     console.print(f"  page cap     : {settings.page_cap} rows; {pace}")
     console.print(f"  stats        : http://{settings.host}:{settings.port}/_simulator/stats")
     console.print("  auth         : Authorization: ODFHIR <developer key>/<customer key>")

@@ -24,11 +24,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from odbridge.simulator.control import CONTROL_ROUTES
-from odbridge.simulator.data import Practice, generate_practice
 from odbridge.simulator.faults import FaultInjector, FaultKind
-from odbridge.simulator.patients_api import ROUTES, ApiError
+from odbridge.simulator.generate import FrontDesk, generate_practice
+from odbridge.simulator.http import ApiError
+from odbridge.simulator.patients_api import ROUTES
+from odbridge.simulator.practice import Practice
 from odbridge.simulator.settings import SimulatorSettings
-from odbridge.simulator.state import SimulatorState
+from odbridge.simulator.state import OFFICE_SCOPE_KEY, Office, SimulatorState
 from odbridge.simulator.throttle import Throttle
 
 log = logging.getLogger("odbridge.simulator")
@@ -37,6 +39,11 @@ ECONNECTOR_MESSAGE = (
     "The eConnector for this office is not running or could not be reached. "
     "Start the eConnector service at the office and try again."
 )
+NETWORK_MESSAGE = (
+    "The request could not reach the dental office: its network failed or timed out. "
+    "Try again later."
+)
+SIMPLE_NOT_FOUND_MESSAGE = "No patients were found."
 ODFHIR_FORMAT = "ODFHIR {DeveloperKey}/{CustomerKey}"
 
 
@@ -73,22 +80,26 @@ class Gatekeeper:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> int:
         request = Request(scope)
         try:
-            customer_key = self._authenticate(request)
+            office = self._authenticate(request)
+            scope[OFFICE_SCOPE_KEY] = office
             content_type = request.headers.get("content-type", "")
             if content_type.split(";")[0].strip().lower() != "application/json":
                 raise ApiError(
                     400, "Content-Type header must be application/json on every request."
                 )
-            await self._throttle(customer_key)
+            await self._throttle(office.customer_key)
         except ApiError as error:
             return await _send_response(error.response(), scope, receive, send)
         fault = self.state.faults.draw()
+        if fault == "notfound404" and not _is_simple(scope):
+            fault = None  # only the list endpoint answers this way
         if fault is not None:
             self.state.stats.faults[fault] += 1
         return await self._with_fault(fault, scope, receive, send)
 
-    def _authenticate(self, request: Request) -> str:
-        """The customer key of a valid ODFHIR header; 401 otherwise (messages are guesses)."""
+    def _authenticate(self, request: Request) -> Office:
+        """The office of a valid ODFHIR header's customer key; 401 otherwise (messages are
+        guesses)."""
         settings = self.state.settings
         header = request.headers.get("authorization", "").strip()
         if not header:
@@ -113,9 +124,10 @@ class Gatekeeper:
             raise ApiError(401, "Invalid DeveloperKey.")
         if customer in self.state.disabled_keys:
             raise ApiError(401, "This CustomerKey has been disabled.")
-        if not hmac.compare_digest(customer, settings.customer_key.get_secret_value()):
-            raise ApiError(401, "Invalid CustomerKey.")
-        return customer
+        for office in self.state.offices:
+            if hmac.compare_digest(customer, office.customer_key):
+                return office
+        raise ApiError(401, "Invalid CustomerKey.")
 
     async def _throttle(self, customer_key: str) -> None:
         settings = self.state.settings
@@ -139,6 +151,13 @@ class Gatekeeper:
             return await _send_response(
                 ApiError(400, ECONNECTOR_MESSAGE).response(), scope, receive, send
             )
+        if fault == "network400":
+            return await _send_response(
+                ApiError(400, NETWORK_MESSAGE).response(), scope, receive, send
+            )
+        if fault == "notfound404":
+            error = ApiError(404, SIMPLE_NOT_FOUND_MESSAGE)
+            return await _send_response(error.response(), scope, receive, send)
         if fault == "error500":
             error = ApiError(500, "An unexpected error occurred on the server.")
             return await _send_response(error.response(), scope, receive, send)
@@ -160,6 +179,10 @@ class Gatekeeper:
             return await _abort(send, body[: len(body) // 2], status)
         await send({"type": "http.response.body", "body": body, "more_body": False})
         return status
+
+
+def _is_simple(scope: Scope) -> bool:
+    return bool(scope["method"] == "GET" and scope["path"].rstrip("/") == "/api/v1/patients/Simple")
 
 
 def _endpoint(path: str) -> str:
@@ -221,13 +244,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return Response(exc.detail, status_code=exc.status_code)
 
 
+def make_offices(settings: SimulatorSettings, practice: Practice | None = None) -> list[Office]:
+    """One office per customer key: practice ``i`` (from 1) is generated from ``seed + i - 1``;
+    ``practice``, when given, is the first one."""
+    offices = []
+    for index, key in enumerate(settings.customer_keys()):
+        seed = settings.seed + index
+        if index == 0 and practice is not None:
+            data = practice
+        else:
+            data = generate_practice(settings.patients, seed)
+        offices.append(Office(index + 1, key, data, FrontDesk(data, seed)))
+    return offices
+
+
 def create_app(settings: SimulatorSettings, practice: Practice | None = None) -> ASGIApp:
-    """The simulator app for ``settings``; generates the practice unless one is given."""
-    if practice is None:
-        practice = generate_practice(settings.patients, settings.seed)
+    """The simulator app for ``settings``; generates the practices (``practice``, when given,
+    serves as the first)."""
     state = SimulatorState(
         settings=settings,
-        practice=practice,
+        offices=make_offices(settings, practice),
         faults=FaultInjector(settings.faults),
         throttle=Throttle(settings.interval, settings.rate_grace),
         disabled_keys={k.get_secret_value() for k in settings.disabled_customer_keys},
@@ -252,8 +288,6 @@ def create_app(settings: SimulatorSettings, practice: Practice | None = None) ->
         lifespan=lifespan,
     )
     inner.state.sim = state
-    inner.state.practice = practice
-    inner.state.settings = settings
     return _DropAware(Gatekeeper(inner, state), state)
 
 
@@ -273,8 +307,15 @@ class _DropAware:
 
 
 async def _change_traffic(state: SimulatorState) -> None:
-    """Front-desk edits: ``changes_per_minute`` random patients updated, evenly spread."""
-    pause = 60.0 / state.settings.changes_per_minute
+    """The moving front desk: ``changes_per_minute`` changes per practice, evenly spread;
+    a share of them (``delete_share``) deletes a patient, the rest are edits."""
+    settings = state.settings
+    pause = 60.0 / settings.changes_per_minute
     while True:
         await asyncio.sleep(pause)
-        state.stats.changes += len(state.practice.touch_random(1))
+        for office in state.offices:
+            touched = office.front_desk.tick(settings.delete_share)
+            patients = office.practice.patients  # edits never touch Deleted patients
+            deleted = [n for n in touched if patients[n]["PatStatus"] == "Deleted"]
+            state.stats.changes += len(touched)
+            state.stats.deletions += len(deleted)

@@ -13,8 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-FaultKind = Literal["econnector", "error500", "timeout", "slow", "reset", "truncated", "malformed"]
-FAULT_KINDS: tuple[FaultKind, ...] = (
+FaultKind = Literal[
     "econnector",
     "error500",
     "timeout",
@@ -22,6 +21,19 @@ FAULT_KINDS: tuple[FaultKind, ...] = (
     "reset",
     "truncated",
     "malformed",
+    "network400",
+    "notfound404",
+]
+FAULT_KINDS: tuple[FaultKind, ...] = (  # new kinds go last: a seed keeps replaying the same
+    "econnector",
+    "error500",
+    "timeout",
+    "slow",
+    "reset",
+    "truncated",
+    "malformed",
+    "network400",
+    "notfound404",
 )
 
 _Probability = Field(default=0.0, ge=0.0, le=1.0)
@@ -37,6 +49,10 @@ class FaultSettings(BaseModel):
     - ``reset``: the connection is closed after the status line, before the body.
     - ``truncated``: half the body is sent, then the connection is closed.
     - ``malformed``: 200 with a body that is not JSON.
+    - ``network400``: 400 saying the dental office's network failed or timed out (a
+      transient 400, as the documentation describes).
+    - ``notfound404``: ``GET /patients/Simple`` answers 404 with an explanation (documented
+      as a possible answer); other requests are served normally.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -48,6 +64,8 @@ class FaultSettings(BaseModel):
     reset: float = _Probability
     truncated: float = _Probability
     malformed: float = _Probability
+    network400: float = _Probability
+    notfound404: float = _Probability
     slow_seconds: float = Field(default=2.0, ge=0)
     timeout_seconds: float = Field(default=60.0, ge=0)
     seed: int = 0

@@ -16,15 +16,15 @@ import copy
 import functools
 from typing import Any
 
-from odbridge.simulator.data import (
-    CONTACT_METHODS,
+from odbridge.simulator.shape import (
     DERIVED_FIELDS,
-    GENDERS,
-    PAT_STATUSES,
+    ENUMS,
+    FIELD_KINDS,
     PATIENT_FIELDS,
-    POSITIONS,
+    READ_ONLY_FIELDS,
+    SETTABLE_GENDERS,
+    SETTABLE_PAT_STATUSES,
     SUMMARY_FIELDS,
-    TXT_MSG_OK,
 )
 
 __all__ = ["openapi_document"]
@@ -35,24 +35,9 @@ JsonSchema = dict[str, Any]
 
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
-
-_INTEGERS = frozenset(
-    {"PatNum", "Guarantor", "PriProv", "SecProv", "FeeSched", "EmployerNum", "ClinicNum"}
-    | {"SuperFamily"}
-)
-_MONEY = frozenset({"EstBalance", "BalTotal"})
-_DATES = frozenset({"Birthdate", "DateFirstVisit", "AdmitDate", "SecDateEntry"})
-_ENUMS: dict[str, tuple[str, ...]] = {
-    "PatStatus": PAT_STATUSES,
-    "Gender": GENDERS,
-    "Position": POSITIONS,
-    "PreferConfirmMethod": CONTACT_METHODS,
-    "PreferContactMethod": CONTACT_METHODS,
-    "PreferRecallMethod": CONTACT_METHODS,
-    "TxtMsgOk": TXT_MSG_OK,
-}
-_READ_ONLY = frozenset({"PatNum", "DateTStamp", "SecDateEntry", "BalTotal"} | DERIVED_FIELDS)
-_WRITABLE_INTEGERS = _INTEGERS - _READ_ONLY
+_SETTABLE_ENUMS = {**ENUMS, "PatStatus": SETTABLE_PAT_STATUSES, "Gender": SETTABLE_GENDERS}
+_ZIP_PATTERN = r"^([0-9]{5}|[0-9]{5}-[0-9]{4}|[0-9]{9}|[A-Za-z][0-9][A-Za-z] [0-9][A-Za-z][0-9])?$"
+assert DERIVED_FIELDS <= READ_ONLY_FIELDS  # noqa: S101 # the derived text is never written
 
 _DATE: JsonSchema = {
     "type": "string",
@@ -68,18 +53,19 @@ _DATETIME: JsonSchema = {
 
 def _field_schema(name: str) -> JsonSchema:
     """The JSON schema of one patient field as the simulator sends it."""
-    if name in _INTEGERS:
+    kind = FIELD_KINDS[name]
+    if kind == "id":
         return {"type": "integer", "description": "A number; 0 means none."}
-    if name in _MONEY:
+    if kind == "money":
         return {"type": "number"}
-    if name in _DATES:
+    if kind == "date":
         return dict(_DATE)
-    if name == "DateTStamp":
+    if kind == "datetime":
         return dict(_DATETIME)
-    if name == "Premed":
+    if kind == "booltext":
         return {"type": "string", "enum": ["true", "false"]}
-    if name in _ENUMS:
-        return {"type": "string", "enum": list(_ENUMS[name])}
+    if kind == "enum":
+        return {"type": "string", "enum": list(ENUMS[name])}
     return {"type": "string", "description": "Text; empty when absent."}
 
 
@@ -100,18 +86,21 @@ def _write_schema(*, required: tuple[str, ...] = ()) -> JsonSchema:
     """The body of POST / PUT: writable fields; unknown and read-only ones are ignored."""
     properties: dict[str, JsonSchema] = {}
     for name in PATIENT_FIELDS:
-        if name in _READ_ONLY:
-            continue
-        if name in _WRITABLE_INTEGERS:
+        kind = FIELD_KINDS[name]
+        if name in READ_ONLY_FIELDS or name == "BillingType":
+            continue  # BillingType must name a definition: left out of the fuzzed bodies
+        if kind == "id":
             properties[name] = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
-        elif name == "EstBalance":
-            properties[name] = {"type": "number", "minimum": -1e9, "maximum": 1e9}
-        elif name in _DATES:
+        elif kind == "date":
             properties[name] = {"type": "string", "format": "date"}
-        elif name == "Premed":
+        elif kind == "booltext":
             properties[name] = {"type": "string", "enum": ["true", "false"]}
-        elif name in _ENUMS:
-            properties[name] = {"type": "string", "enum": list(_ENUMS[name])}
+        elif kind == "enum":
+            properties[name] = {"type": "string", "enum": list(_SETTABLE_ENUMS[name])}
+        elif name == "Zip":
+            properties[name] = {"type": "string", "pattern": _ZIP_PATTERN}
+        elif name == "ChartNumber":
+            properties[name] = {"type": "string", "maxLength": 15}
         else:
             properties[name] = {"type": "string", "maxLength": 255}
     for name in required:

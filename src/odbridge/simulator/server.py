@@ -15,7 +15,8 @@ import uvicorn
 
 from odbridge.serving import BackgroundServer
 from odbridge.simulator.app import create_app
-from odbridge.simulator.data import Practice, generate_practice
+from odbridge.simulator.generate import generate_practice
+from odbridge.simulator.practice import Practice
 from odbridge.simulator.settings import SimulatorSettings
 
 
@@ -132,11 +133,17 @@ class SimulatorServer:
         result: list[int] = self._control("POST", "changes", {"count": count})["PatNums"]
         return result
 
-    def event(self, name: str, body: dict[str, Any]) -> Any:
-        """Stage a practice event: ``merge``, ``delete``, ``purge``, ``family-member``."""
-        return self._control("POST", f"events/{name}", body)
+    def event(self, name: str, body: dict[str, Any], practice: int = 1) -> Any:
+        """Stage a practice event (docs/simulator.md): ``merge``, ``delete``, ``purge``,
+        ``family-member``, ``delete-later``, ``bad-row``, ``rename-provider``,
+        ``rename-clinic``, ``rename-definition``, ``rename-site``."""
+        return self._control("POST", f"events/{name}?practice={practice}", body)
 
-    def all_patients(self) -> list[dict[str, Any]]:
-        """Every patient's full record (the source of truth)."""
-        result: list[dict[str, Any]] = self._control("GET", "patients")
+    def all_patients(self, practice: int = 1) -> list[dict[str, Any]]:
+        """Every patient's full record (the source of truth), Deleted ones included."""
+        result: list[dict[str, Any]] = self._control("GET", f"patients?practice={practice}")
         return result
+
+    def live_patients(self, practice: int = 1) -> list[dict[str, Any]]:
+        """The records ``GET /patients/Simple`` can return: every status but Deleted."""
+        return [p for p in self.all_patients(practice) if p["PatStatus"] != "Deleted"]
