@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, select
@@ -50,15 +53,50 @@ def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0
         time.sleep(0.02)
 
 
-def source_rows(sim: SimulatorServer) -> dict[int, dict[str, Any]]:
-    """The simulator's patients as store rows (the columns odbridge writes), by PatNum."""
-    from odbridge.api.models import Patient
-    from odbridge.sync.resources import patient_row
+# The store-equals-source oracle, written from Open Dental's conventions and NOT through
+# odbridge's models or sync code (they are what is being tested): "" is no text, 0 is no
+# foreign key, 0001-01-01 is no date, money is exact decimal, Premed is "true"/"false".
+_DATES = frozenset({"Birthdate", "DateFirstVisit", "AdmitDate", "SecDateEntry"})
+_KEYS = frozenset(
+    {"Guarantor", "PriProv", "SecProv", "FeeSched", "EmployerNum", "ClinicNum", "SuperFamily"}
+)
+_MONEY = frozenset({"EstBalance", "BalTotal"})
 
+
+def _column(api_name: str) -> str:
+    """``PatNum`` -> ``pat_num``, ``priProvAbbr`` -> ``pri_prov_abbr``, ``SSN`` -> ``ssn``."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", api_name).lower()
+
+
+def expected_row(record: dict[str, Any]) -> dict[str, Any]:
+    """The store row an API patient record must become (every field, by its store name)."""
+    row: dict[str, Any] = {}
+    for name, value in record.items():
+        if name == "serverDateTime":
+            continue
+        if name in _DATES:
+            value = None if value in ("", "0001-01-01") else date.fromisoformat(value)
+        elif name == "DateTStamp":
+            value = datetime.strptime(value, "%Y-%m-%d %H:%M:%S")
+        elif name in _MONEY:
+            value = Decimal(str(value))
+        elif name in _KEYS:
+            value = value or None
+        elif name == "Premed":
+            value = {"true": True, "false": False}[value]
+        elif isinstance(value, str):
+            value = value or None
+        row[_column(name)] = value
+    return row
+
+
+def source_rows(sim: SimulatorServer) -> dict[int, dict[str, Any]]:
+    """The simulator's patients as the store must hold them, by PatNum."""
     rows = {}
     for record in sim.all_patients():
-        row = patient_row(Patient.from_api(record))
-        rows[row["pat_num"]] = {name: row[name] for name in PATIENT_FIELD_NAMES}
+        row = expected_row(record)
+        assert set(row) == set(PATIENT_FIELD_NAMES), set(row) ^ set(PATIENT_FIELD_NAMES)
+        rows[row["pat_num"]] = row
     return rows
 
 

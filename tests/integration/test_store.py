@@ -31,9 +31,21 @@ def test_a_newer_schema_is_refused_and_left_alone(store: Engine, store_url: str)
     assert versions == [SCHEMA_VERSION, SCHEMA_VERSION + 1]
 
 
-def test_reopening_is_idempotent(store_url: str) -> None:
+def test_reopening_keeps_the_data_and_records_the_version_once(store_url: str) -> None:
+    from sqlalchemy import select
+
+    from odbridge.store.audit import entries, record
+
+    first = create_store_engine(store_url)
+    record(first, username="ann", action="view", what="test", rows=1, practice="main")
+    first.dispose()
     for _ in range(2):
-        create_store_engine(store_url).dispose()
+        engine = create_store_engine(store_url)
+        with engine.connect() as connection:
+            versions = list(connection.execute(select(schema_version.c.version)).scalars())
+        assert versions == [SCHEMA_VERSION]
+        assert [e.username for e in entries(engine)] == ["ann"]
+        engine.dispose()
 
 
 def test_a_version_1_store_gains_the_visit_tables(store_url: str) -> None:

@@ -165,9 +165,9 @@ def test_language(value: str | None, expected: str | None) -> None:
 def test_pseudonyms() -> None:
     one = Pseudonymizer(b"a" * 32)
     value = one("main", 7)
-    assert value is not None
-    assert len(value) == 32
-    assert int(value, 16) >= 0
+    # pinned: a pseudonym never changes between odbridge versions (exports made months
+    # apart with the same key must join on it)
+    assert value == "ceabd92bc51bea60787d9a1802806bed"
     assert one("main", 7) == value
     assert one("main", 8) != value
     assert one("other", 7) != value
