@@ -5,46 +5,38 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner, Result
 
+from odbridge.cli import app
 from odbridge.store import audit
 from odbridge.store.db import create_store_engine
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
 pytestmark = pytest.mark.integration
 
-ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
 
-
-def run(
-    args: list[str], base_url: str, tmp_path: Path, **env: str
-) -> subprocess.CompletedProcess[str]:
+def run(args: list[str], base_url: str, tmp_path: Path, **env: str) -> Result:
+    """``odbridge ARGS`` in this process (``returncode`` is ``exit_code``)."""
     environment = {
-        **os.environ,
         "ODBRIDGE_DEVELOPER_KEY": DEV_KEY,
         "ODBRIDGE_CUSTOMER_KEY": CUST_KEY,
         "ODBRIDGE_BASE_URL": base_url,
         "ODBRIDGE_TIER": "full",
         "ODBRIDGE_RATE_INTERVAL": "0.05",
-        "ODBRIDGE_CONFIG": str(tmp_path / "absent.toml"),
         "ODBRIDGE_DB": f"sqlite:///{tmp_path / 'audit.sqlite'}",
         "COLUMNS": "250",
         **env,
     }
-    return subprocess.run(
-        [ODBRIDGE, *args], env=environment, capture_output=True, text=True, timeout=60
-    )
+    return CliRunner().invoke(app, args, env=environment)
 
 
 def test_check_passes_with_good_keys(simulator_factory: SimulatorFactory, tmp_path: Path) -> None:
     sim = simulator_factory(rate_interval=0.05)
     result = run(["check"], sim.base_url, tmp_path)
-    assert result.returncode == 0, result.stdout
+    assert result.exit_code == 0, result.stdout
     assert result.stdout.count("✓") == 6
     assert DEV_KEY not in result.stdout + result.stderr
 
@@ -71,7 +63,7 @@ def test_check_fails_with_the_fix(
     if setup == "econnector":
         sim.set_faults({"econnector": 1.0})
     result = run(["check"], base_url, tmp_path, **env)
-    assert result.returncode == 1
+    assert result.exit_code == 1
     assert "✗" in result.stdout
     assert expected in result.stdout
     assert "not-the-key" not in result.stdout + result.stderr
@@ -83,7 +75,7 @@ def test_patients_list_all_streams_every_patient_as_csv_and_json(
 ) -> None:
     sim = simulator_factory(patients=230, rate_interval=0.01)
     as_csv = run(["patients", "list", "--all", "--format", "csv"], sim.base_url, tmp_path)
-    assert as_csv.returncode == 0, as_csv.stderr
+    assert as_csv.exit_code == 0, as_csv.stderr
     rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
     assert [int(r["PatNum"]) for r in rows] == list(range(1, 231))
     as_json = run(["patients", "list", "--format", "json", "--limit", "5"], sim.base_url, tmp_path)
@@ -91,7 +83,7 @@ def test_patients_list_all_streams_every_patient_as_csv_and_json(
     one = run(["patients", "get", "7", "--format", "json"], sim.base_url, tmp_path)
     assert json.loads(one.stdout)["PatNum"] == 7
     missing = run(["patients", "get", "99999"], sim.base_url, tmp_path)
-    assert missing.returncode == 1
+    assert missing.exit_code == 1
     assert "not found" in missing.stderr.lower()
     # each read of patient data is in the audit log, with its row count
     engine = create_store_engine(f"sqlite:///{tmp_path / 'audit.sqlite'}")

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
+
+from odbridge.cli import app
 
 pytestmark = pytest.mark.integration
 
@@ -70,13 +73,7 @@ def test_simulate_serves_until_stopped_and_logs_without_keys() -> None:
     ],
 )
 def test_bad_options_fail_with_one_sentence_and_exit_code_2(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [ODBRIDGE, "simulate", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert result.returncode == 2
+    result = CliRunner().invoke(app, ["simulate", *args], env={"COLUMNS": "200"})
+    assert result.exit_code == 2
     assert message in result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
+    assert not isinstance(result.exception, Exception), result.exception  # no traceback
