@@ -7,8 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ pytestmark = pytest.mark.integration
 ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
 PASSWORD = "correct horse battery"
 TOOLS = {"search_patients", "get_patient", "overview", "data_quality", "worklist", "sync_status"}
-TOOLS |= {"visit_figures"}
+TOOLS |= {"visit_figures", "audit_log"}
 
 
 @dataclass
@@ -357,3 +359,45 @@ def refusals(synced: Synced, http_server: str) -> None:
         headers={**MCP_HEADERS, "Authorization": f"Bearer {token}"},
     )
     assert ended.status_code == 401
+
+
+def test_the_command_serves_http_on_loopback_only(synced_sqlite: Synced, tmp_path: Path) -> None:
+    params = stdio_params(synced_sqlite, tmp_path)
+    command = [params.command, *params.args]
+    for wrong in (["--http", "--host", "0.0.0.0"], ["--http", "--user", "alice"], []):  # noqa: S104
+        refused = subprocess.run(
+            [*command, *wrong], env=params.env, capture_output=True, text=True, timeout=60
+        )
+        assert refused.returncode == 2, wrong
+        assert refused.stderr.startswith("error:")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*command, "--http", "--port", str(port)],
+        env=params.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # poll until it answers
+            try:
+                response = login(url)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, "the server exited"
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        token = response.json()["token"]
+
+        async def overview(session: ClientSession) -> dict[str, Any]:
+            await session.initialize()
+            return structured(await session.call_tool("overview", {}))
+
+        assert run_http(url, token, overview)["figures"]["total_patients"]["value"] == 60
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -266,3 +266,30 @@ def test_a_user_limited_to_practices_sees_only_theirs(store: Engine, store_url: 
     assert [row["practice"] for row in status["practices"]] in ([], ["north"])
     env.reader.dispose()
     env.writer.dispose()
+
+
+def test_the_audit_log_is_for_administrators(filled: str, store: Engine) -> None:
+    add_user(store, "ann", "correct horse battery", role="admin")
+    env = open_env(filled)
+
+    async def as_viewer(session: ClientSession) -> list[CallToolResult]:
+        return [
+            await session.call_tool("search_patients", {"query": "zz"}),
+            await session.call_tool("audit_log", {}),
+        ]
+
+    _, refused = session_with(env, as_viewer, "bob")
+    assert refused.isError
+    assert "administrators" in str(refused.content[0])
+
+    async def as_admin(session: ClientSession) -> CallToolResult:
+        return await session.call_tool("audit_log", {"per_page": 5})
+
+    log = data(session_with(env, as_admin, "ann"))
+    newest = log["entries"][0]
+    assert (newest["username"], newest["what"]) == ("bob", "mcp:search_patients")
+    assert "zz" not in (newest["detail"] or "")
+    assert log["returned"] <= 5
+    assert entries(env.writer)[0].what == "mcp:audit_log"  # reading it is audited too
+    env.reader.dispose()
+    env.writer.dispose()

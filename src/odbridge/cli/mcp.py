@@ -36,18 +36,18 @@ def mcp_command(
     db: DbOption = None,
 ) -> None:
     """Serve the store to AI assistants (Model Context Protocol): read-only tools, audited."""
+    if http and user:
+        raise fail("--user is for stdio; over --http each user logs in.")
+    if not http and not user:
+        raise fail("Name the user the assistant acts for: --user NAME (or serve --http).")
     from odbridge.dashboard.security import is_loopback
     from odbridge.export.errors import ExportError
     from odbridge.store.db import StoreError
     from odbridge.store.users import UserError, list_users
 
-    setup_logging("WARNING")
-    if http and user:
-        raise fail("--user is for stdio; over --http each user logs in.")
-    if not http and not user:
-        raise fail("Name the user the assistant acts for: --user NAME (or serve --http).")
     if http and not is_loopback(host):
         raise fail("--http listens on this machine only (127.0.0.1, ::1 or localhost).")
+    setup_logging("WARNING")
     from odbridge.mcp.run import open_env, run_http, run_stdio
 
     try:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from odbridge import __version__
-from odbridge.mcp import figures, patients, visits, worklists
+from odbridge.mcp import admin, figures, patients, visits, worklists
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.mcp.common import MAX_PER_PAGE, Row, ToolEnv
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES, all_definitions
@@ -294,6 +294,15 @@ def _register_figure_tools(server: FastMCP, env: ToolEnv, call: Call) -> None:
         appointment rate; trends and monthly series. Each figure carries its definition."""
         result: Row = await call(
             ctx, functools.partial(visits.visit_figures, env, practice=practice)
+        )
+        return result
+
+    @server.tool(annotations=READ_ONLY, title="Audit log (administrators)")
+    async def audit_log(ctx: Context[Any, Any, Any], page: Page = 1, per_page: PerPage = 50) -> Row:
+        """For administrators: who viewed or exported patient data, when, with which tool or
+        page, filters and PatNums; newest first. Other users are refused."""
+        result: Row = await call(
+            ctx, functools.partial(admin.audit_log, env, page=page, per_page=per_page)
         )
         return result
 
