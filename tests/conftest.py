@@ -4,8 +4,10 @@ Hypothesis profiles, and a rule that a skipped test fails the run."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from hypothesis import Verbosity, settings
 from sqlalchemy import Engine, create_engine, text
 
+from odbridge.simulator.generate import generate_practice
 from odbridge.simulator.server import SimulatorServer
 from odbridge.simulator.settings import SimulatorSettings
 from tests.helpers import CUST_KEY, DEV_KEY, PG_URL, SimulatorFactory
@@ -48,10 +51,17 @@ def simulator_factory() -> Iterator[SimulatorFactory]:
     """Start simulators with the test keys; each stops at the end of the test.
 
     Keyword arguments are SimulatorSettings fields; the default is an unthrottled practice.
+    ``clock`` sets the server's local time, ``throttle_clock`` the throttle's (both settable
+    by the test: see tests.helpers.SettableClock).
     """
     started: list[SimulatorServer] = []
 
-    def start(**overrides: Any) -> SimulatorServer:
+    def start(
+        *,
+        clock: Callable[[], datetime] | None = None,
+        throttle_clock: Callable[[], float] = time.monotonic,
+        **overrides: Any,
+    ) -> SimulatorServer:
         values: dict[str, Any] = {
             "patients": 200,
             "seed": 7,
@@ -61,7 +71,11 @@ def simulator_factory() -> Iterator[SimulatorFactory]:
             "rate_interval": 0.0,
         }
         values.update(overrides)
-        server = SimulatorServer(SimulatorSettings.model_validate(values)).start()
+        settings = SimulatorSettings.model_validate(values)
+        practice = None
+        if clock is not None:  # the server's local time, moved by the test
+            practice = generate_practice(settings.patients, settings.seed, clock=clock)
+        server = SimulatorServer(settings, practice, throttle_clock=throttle_clock).start()
         started.append(server)
         return server
 

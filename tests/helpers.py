@@ -6,7 +6,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -35,6 +35,25 @@ FUZZ_SCALE = int(os.environ.get("ODBRIDGE_FUZZ_SCALE", "1"))
 def examples(count: int) -> int:
     """``count`` Hypothesis examples in CI; ``FUZZ_SCALE`` times more in the fuzz run."""
     return count * FUZZ_SCALE
+
+
+class SettableClock:
+    """A clock a test moves by hand: ``clock()`` is ``clock.now``; ``advance`` moves it.
+
+    For the simulator's server time (a datetime) and its throttle (seconds)."""
+
+    def __init__(self, now: datetime | float) -> None:
+        self.now = now
+
+    def __call__(self) -> Any:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward ``seconds``."""
+        if isinstance(self.now, datetime):
+            self.now = self.now + timedelta(seconds=seconds)
+        else:
+            self.now = self.now + seconds
 
 
 def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:

@@ -282,11 +282,21 @@ def test_the_audit_log_records_views_with_rows_and_logins(
 
 def test_sessions_end_when_idle_at_logout_and_on_password_change(engine: Engine) -> None:
     add_user(engine, "sam", "sam-long-password-1", "viewer")
-    app = create_app(engine, secret_key=SECRET, idle_timeout=timedelta(seconds=1), warm=False)
+    now = [time.time()]
+    app = create_app(
+        engine,
+        secret_key=SECRET,
+        idle_timeout=timedelta(minutes=30),
+        warm=False,
+        clock=lambda: now[0],
+    )
     with DashboardServer(app) as server, client(server.url) as http:
         assert log_in(http, "sam", "sam-long-password-1").status_code == 303
+        now[0] += 29 * 60
+        assert http.get("/patients?practice=main").status_code == 200  # each visit renews it
+        now[0] += 29 * 60
         assert http.get("/patients?practice=main").status_code == 200
-        time.sleep(2.2)
+        now[0] += 31 * 60
         assert http.get("/patients?practice=main").status_code == 303  # idle too long
     with DashboardServer(create_app(engine, secret_key=SECRET, warm=False)) as server:
         with client(server.url) as http:

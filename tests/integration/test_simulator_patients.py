@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from odbridge.simulator.server import SimulatorServer
 from odbridge.simulator.shape import PATIENT_FIELDS, SUMMARY_FIELDS
-from tests.helpers import HEADERS, SimulatorFactory
+from tests.helpers import HEADERS, SettableClock, SimulatorFactory
 
 pytestmark = pytest.mark.integration
 
@@ -169,11 +168,14 @@ def test_search_by_phone_digits(simulator: SimulatorServer) -> None:
 
 
 def test_update_bumps_date_t_stamp_and_is_found_again_through_server_date_time(
-    simulator: SimulatorServer,
+    simulator_factory: SimulatorFactory,
 ) -> None:
+    clock = SettableClock(datetime(2026, 3, 2, 9, 30, 0))
+    simulator = simulator_factory(clock=clock)
     with api(simulator) as client:
         cursor = client.get("/patients/Simple", params={"Limit": 1}).json()[0]["serverDateTime"]
-        time.sleep(1.05)  # DateTStamp has one-second resolution
+        assert cursor == "2026-03-02 09:30:00"
+        clock.advance(1)  # DateTStamp has one-second resolution
         updated = client.put("/patients/5", json={"Email": "new.address@example.com"})
         assert updated.status_code == 200
         assert updated.json()["Email"] == "new.address@example.com"

@@ -10,7 +10,7 @@ import pytest
 
 from odbridge.simulator.app import ECONNECTOR_MESSAGE
 from odbridge.simulator.server import SimulatorServer
-from tests.helpers import HEADERS, SimulatorFactory
+from tests.helpers import HEADERS, SettableClock, SimulatorFactory
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +22,12 @@ def get(sim: SimulatorServer, path: str = "/patients/Simple") -> httpx.Response:
 def test_reject_mode_answers_429_with_retry_after_and_counts_it(
     simulator_factory: SimulatorFactory,
 ) -> None:
-    sim = simulator_factory(rate_interval=1.5)  # wide: a busy machine cannot make it 200
-    first, early = get(sim), get(sim)
-    time.sleep(1.55)
+    clock = SettableClock(100.0)
+    sim = simulator_factory(rate_interval=1.5, throttle_clock=clock)
+    first = get(sim)
+    clock.advance(1.4)
+    early = get(sim)
+    clock.advance(0.1)
     later = get(sim)
     assert first.status_code == 200
     assert early.status_code == 429

@@ -84,9 +84,13 @@ def test_sessions_are_signed_and_end() -> None:
     assert other.loads(cookie) is None  # signed with another key
     assert codec.loads("not a cookie") is None
     assert codec.loads(None) is None
+    clock.now += 30 * 60 + 1
+    assert codec.loads(cookie) is None  # idle too long
+    clock.now -= 30 * 60 + 1
     clock.now += ABSOLUTE_LIFETIME.total_seconds() + 1
     assert codec.loads(cookie) is None  # past the absolute lifetime
     clock.now -= ABSOLUTE_LIFETIME.total_seconds() + 1
+    assert codec.loads(cookie) is not None
     codec.revoke(loaded)
     assert codec.loads(cookie) is None  # logged out
     anonymous = codec.loads(codec.dumps(Session.anonymous()))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timedelta
@@ -152,6 +153,7 @@ def create_app(
     secure_cookies: bool = False,
     sync_every: timedelta | None = None,
     warm: bool = True,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The dashboard as an ASGI app over the store behind ``engine``.
 
@@ -161,13 +163,14 @@ def create_app(
     - ``secure_cookies``: mark cookies Secure and send HSTS (serving over TLS).
     - ``sync_every``: the sync schedule, if known, to show when the next sync is due.
     - ``warm``: compute the overview figures in the background at startup.
+    - ``clock``: dates sessions and measures their idleness (injected in tests).
     """
     if secret_key is not None and len(secret_key) < 16:
         raise ValueError("secret_key needs at least 16 bytes; use secrets.token_bytes(32).")
     secret = secret_key or secrets.token_bytes(32)
     dash = Dashboard(engine, sync_every=sync_every)
     render = Renderer()
-    codec = SessionCodec(secret, idle_timeout=idle_timeout, secure=secure_cookies)
+    codec = SessionCodec(secret, idle_timeout=idle_timeout, secure=secure_cookies, clock=clock)
     login = LoginHandlers(engine, codec, LoginThrottle(), secret, render)
     errors = ErrorPages(render)
 

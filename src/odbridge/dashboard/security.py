@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -105,8 +105,22 @@ class Session:
             return None
 
 
+class _ClockedSigner(TimestampSigner):
+    """itsdangerous's timestamp signer on the codec's clock (injected in tests)."""
+
+    def __init__(self, *args: Any, clock: Callable[[], float], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def get_timestamp(self) -> int:
+        return int(self._clock())
+
+
 class SessionCodec:
-    """Signs sessions into cookie values and reads them back, enforcing the timeouts."""
+    """Signs sessions into cookie values and reads them back, enforcing the timeouts.
+
+    ``clock`` (seconds, like :func:`time.time`) dates the signatures and measures idleness.
+    """
 
     def __init__(
         self,
@@ -116,7 +130,12 @@ class SessionCodec:
         secure: bool,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt="odbridge.dashboard.session")
+        self._serializer = URLSafeTimedSerializer(
+            secret_key,
+            salt="odbridge.dashboard.session",
+            signer=_ClockedSigner,
+            signer_kwargs={"clock": clock},
+        )
         self.idle_timeout = idle_timeout
         self.secure = secure
         self.cookie_name = "__Host-odbridge" if secure else "odbridge_session"

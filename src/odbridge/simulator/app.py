@@ -14,7 +14,7 @@ import contextlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -258,14 +258,18 @@ def make_offices(settings: SimulatorSettings, practice: Practice | None = None) 
     return offices
 
 
-def create_app(settings: SimulatorSettings, practice: Practice | None = None) -> ASGIApp:
+def create_app(
+    settings: SimulatorSettings,
+    practice: Practice | None = None,
+    throttle_clock: Callable[[], float] = time.monotonic,
+) -> ASGIApp:
     """The simulator app for ``settings``; generates the practices (``practice``, when given,
-    serves as the first)."""
+    serves as the first). ``throttle_clock`` (seconds) paces the keys (injected in tests)."""
     state = SimulatorState(
         settings=settings,
         offices=make_offices(settings, practice),
         faults=FaultInjector(settings.faults),
-        throttle=Throttle(settings.interval, settings.rate_grace),
+        throttle=Throttle(settings.interval, settings.rate_grace, clock=throttle_clock),
         disabled_keys={k.get_secret_value() for k in settings.disabled_customer_keys},
     )
 

@@ -7,6 +7,8 @@ loopback port, with helpers to read its statistics and switch its faults.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -59,10 +61,11 @@ class SimulatorServer:
         settings: SimulatorSettings | None = None,
         practice: Practice | None = None,
         log_level: str = "warning",
+        throttle_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings or SimulatorSettings()
         self.practice = practice or generate_practice(self.settings.patients, self.settings.seed)
-        self._app = create_app(self.settings, self.practice)
+        self._app = create_app(self.settings, self.practice, throttle_clock)
         self._log_level = log_level
         self._runner: BackgroundServer | None = None
         self.port = 0
