@@ -18,6 +18,7 @@ lint: setup
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
+	.venv/bin/lint-imports --no-cache
 	.venv/bin/bandit -r src -q
 
 clean:

@@ -26,6 +26,8 @@ echo "== ruff"
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"
 .venv/bin/mypy
+echo "== layers (import-linter; contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-cache
 echo "== bandit"
 .venv/bin/bandit -r src -q
 echo "== pytest"

@@ -9,8 +9,7 @@ The library's public surface::
             ...
 """
 
-__version__ = "0.1.0"
-
+from odbridge._version import __version__
 from odbridge.api.client import Client
 from odbridge.api.errors import (
     AuthenticationError,

@@ -96,7 +96,7 @@ class ClientStats:
 
 
 def _user_agent() -> str:
-    from odbridge import __version__
+    from odbridge._version import __version__
 
     return f"odbridge/{__version__}"
 

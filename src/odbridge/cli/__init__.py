@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from odbridge import __version__
+from odbridge._version import __version__
 from odbridge.cli import config, patients, user
 from odbridge.cli.check import check_command
 from odbridge.cli.demo import demo_command

@@ -16,7 +16,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from odbridge import __version__
+from odbridge._version import __version__
 from odbridge.dashboard import queries
 from odbridge.dashboard.auth import csrf_token
 from odbridge.dashboard.security import CSRF_FIELD

@@ -16,6 +16,7 @@ from sqlalchemy.types import TypeEngine
 
 from odbridge.export.errors import ExportError
 from odbridge.store.schema import PATIENT_FIELD_NAMES, patients
+from odbridge.vocab import PatStatus
 
 Kind = Literal["int", "text", "date", "datetime", "money", "bool"]
 """int64 · text · calendar date · date-time (no zone) · Decimal(12, 2) · boolean."""
@@ -49,15 +50,7 @@ DEFAULT_COLUMNS: tuple[str, ...] = tuple(
 WITH_SSN_COLUMNS: tuple[str, ...] = ("practice", *PATIENT_FIELD_NAMES, "last_synced_at")
 """The defaults with ``include_ssn``: the SSN in its API position."""
 
-PAT_STATUSES: tuple[str, ...] = (
-    "Patient",
-    "NonPatient",
-    "Inactive",
-    "Archived",
-    "Deleted",
-    "Deceased",
-    "Prospective",
-)
+PAT_STATUSES: tuple[str, ...] = tuple(PatStatus)
 """The PatStatus names a ``statuses`` filter accepts."""
 
 

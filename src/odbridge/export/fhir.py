@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from odbridge.export.deidentify import Pseudonymizer, birth_year, zip3
 from odbridge.export.languages import bcp47, iso639_2
+from odbridge.vocab import ContactMethod, Gender, PatStatus, Position
 
 FHIR_COLUMNS: tuple[str, ...] = (
     "practice",
@@ -69,29 +70,26 @@ BCP47 = "urn:ietf:bcp:47"
 PSEUDONYM_SYSTEM = "urn:odbridge:pseudonym"
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:odbridge:patient")
 
-GENDERS = {"Male": "male", "Female": "female", "Other": "other", "Unknown": "unknown"}
-ACTIVE = {
-    "Patient": True,
-    "NonPatient": False,
-    "Inactive": False,
-    "Archived": False,
-    "Deleted": False,
-    "Deceased": False,
-    "Prospective": False,
+GENDERS: dict[str, str] = {
+    Gender.MALE: "male",
+    Gender.FEMALE: "female",
+    Gender.OTHER: "other",
+    Gender.UNKNOWN: "unknown",
 }
-MARITAL_STATUS = {
-    "Single": ("S", "Never Married"),
-    "Married": ("M", "Married"),
-    "Widowed": ("W", "Widowed"),
-    "Divorced": ("D", "Divorced"),
-    "Child": ("U", "unmarried"),
+ACTIVE: dict[str, bool] = {status: status is PatStatus.PATIENT for status in PatStatus}
+MARITAL_STATUS: dict[str, tuple[str, str]] = {
+    Position.SINGLE: ("S", "Never Married"),
+    Position.MARRIED: ("M", "Married"),
+    Position.WIDOWED: ("W", "Widowed"),
+    Position.DIVORCED: ("D", "Divorced"),
+    Position.CHILD: ("U", "unmarried"),
 }
-PREFERRED_TELECOM = {
-    "HmPhone": "home",
-    "WkPhone": "work",
-    "WirelessPh": "mobile",
-    "TextMessage": "sms",
-    "Email": "email",
+PREFERRED_TELECOM: dict[str, str] = {
+    ContactMethod.HM_PHONE: "home",
+    ContactMethod.WK_PHONE: "work",
+    ContactMethod.WIRELESS_PH: "mobile",
+    ContactMethod.TEXT_MESSAGE: "sms",
+    ContactMethod.EMAIL: "email",
 }
 
 

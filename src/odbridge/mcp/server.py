@@ -21,7 +21,7 @@ from pydantic import Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
-from odbridge import __version__
+from odbridge._version import __version__
 from odbridge.mcp import admin, figures, patients, visits, worklists
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.mcp.common import MAX_PER_PAGE, Row, ToolEnv
