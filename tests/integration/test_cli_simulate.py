@@ -70,6 +70,8 @@ def test_simulate_serves_until_stopped_and_logs_without_keys() -> None:
         (["--tier", "gold"], "--tier must be one of"),
         (["--faults", "bogus=1"], "unknown fault"),
         (["--patients", "-5"], "--patients"),
+        (["--od-version", "latest"], "--od-version"),
+        (["--practices", "0"], "--practices"),
     ],
 )
 def test_bad_options_fail_with_one_sentence_and_exit_code_2(args: list[str], message: str) -> None:
@@ -77,3 +79,46 @@ def test_bad_options_fail_with_one_sentence_and_exit_code_2(args: list[str], mes
     assert result.exit_code == 2
     assert message in result.stderr
     assert not isinstance(result.exception, Exception), result.exception  # no traceback
+
+
+def test_simulate_serves_a_group_of_practices_as_an_older_open_dental() -> None:
+    port = free_port()
+    command = [ODBRIDGE, "simulate", "--port", str(port), "--patients", "40"]
+    command += ["--practices", "2", "--customer-key", "grp", "--od-version", "21.3"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/_simulator/health").raise_for_status()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the simulator did not start"
+                time.sleep(0.1)
+        root = f"http://127.0.0.1:{port}"
+        httpx.post(f"{root}/_simulator/events/delete?practice=2", json={"PatNum": 3})
+
+        def simple(key: str) -> httpx.Response:
+            return httpx.get(
+                f"{root}/api/v1/patients/Simple",
+                headers={
+                    "Authorization": f"ODFHIR devkey-sim/{key}",
+                    "Content-Type": "application/json",
+                },
+            )
+
+        first, second, plain = simple("grp-1"), simple("grp-2"), simple("grp")
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=15)
+    assert (first.status_code, second.status_code, plain.status_code) == (200, 200, 401)
+    assert first.json() != second.json()  # each practice has its own data
+    assert next(r for r in second.json() if r["PatNum"] == 3)["PatStatus"] == "Deleted"  # 21.3
+    assert "practices    : 2" in output
+    assert "21.3" in output

@@ -249,18 +249,33 @@ class Clock:
 
     def __init__(self) -> None:
         self.now = datetime(2026, 3, 2, 9, 0, 0)
+        self.readings = 0
 
     def __call__(self) -> datetime:
+        self.readings += 1
         return self.now
 
 
-def test_date_t_stamp_moves_only_when_a_value_changes() -> None:
-    clock = Clock()
+def simulator_with(clock: Clock) -> SimulatorServer:
     practice = generate_practice(50, seed=3, clock=clock, today=clock.now.date())
     settings = SimulatorSettings(
         patients=50, developer_key=DEV_KEY, customer_key=CUST_KEY, rate_interval=0
     )
-    with SimulatorServer(settings, practice) as sim, api(sim) as client:
+    return SimulatorServer(settings, practice)
+
+
+def test_simple_reads_the_server_clock_once_per_request() -> None:
+    clock = Clock()
+    with simulator_with(clock) as sim, api(sim) as client:
+        before = clock.readings
+        rows = client.get("/patients/Simple", params={"Limit": 30}).json()
+        assert clock.readings == before + 1
+    assert {r["serverDateTime"] for r in rows} == {"2026-03-02 09:00:00"}
+
+
+def test_date_t_stamp_moves_only_when_a_value_changes() -> None:
+    clock = Clock()
+    with simulator_with(clock) as sim, api(sim) as client:
         first = client.put("/patients/5", json={"Email": "same@example.com"}).json()
         clock.now += timedelta(hours=1)
         same = client.put("/patients/5", json={"Email": "same@example.com"}).json()

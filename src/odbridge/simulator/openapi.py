@@ -36,6 +36,7 @@ JsonSchema = dict[str, Any]
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 _SETTABLE_ENUMS = {**ENUMS, "PatStatus": SETTABLE_PAT_STATUSES, "Gender": SETTABLE_GENDERS}
+_SEARCH_NOTE = "Deleted never; Archived and Deceased with showArchived; exact matches first."
 _ZIP_PATTERN = r"^([0-9]{5}|[0-9]{5}-[0-9]{4}|[0-9]{9}|[A-Za-z][0-9][A-Za-z] [0-9][A-Za-z][0-9])?$"
 assert DERIVED_FIELDS <= READ_ONLY_FIELDS  # noqa: S101 # the derived text is never written
 
@@ -176,8 +177,8 @@ _PAGING = [
 
 def _simple_parameters() -> list[dict[str, Any]]:
     return [
-        _query("LName", _TEXT, "Last name starts with (case-insensitive)."),
-        _query("FName", _TEXT, "First name starts with (case-insensitive)."),
+        _query("LName", _TEXT, "Last name contains (case-insensitive)."),
+        _query("FName", _TEXT, "First name contains (case-insensitive)."),
         _query("Birthdate", {"type": "string", "format": "date"}, "yyyy-MM-dd."),
         _query("ClinicNum", _NUMBER, "Clinic."),
         _query("PatStatus", _field_schema("PatStatus"), "Status."),
@@ -203,21 +204,21 @@ def _search_parameters() -> list[dict[str, Any]]:
         _query("hideInactive", boolean, "Leave out Inactive patients."),
         _query("City", _TEXT, "City starts with."),
         _query("State", _TEXT, "State starts with."),
-        _query("SSN", _TEXT, "Anywhere in the SSN."),
+        _query("SSN", _TEXT, "SSN starts with."),
         _query("ChartNumber", _TEXT, "Chart number starts with."),
         _query("guarOnly", boolean, "Guarantors only."),
-        _query("showArchived", boolean, "Include Archived patients."),
+        _query("showArchived", boolean, "Include Archived and Deceased patients."),
         _query("Birthdate", {"type": "string", "format": "date"}, "yyyy-MM-dd."),
-        _query("SiteNum", _NUMBER, "Site (none are simulated)."),
+        _query("SiteNum", _NUMBER, "Site."),
         _query("SubscriberId", _TEXT, "Insurance subscriber (none simulated)."),
         _query("Email", _TEXT, "Anywhere in the email."),
-        _query("Country", _TEXT, "Country."),
+        _query("Country", _TEXT, "Anywhere in the country."),
         _query(
             "clinicNums",
             {"type": "string", "pattern": r"^[0-9]+(,[0-9]+)*$"},
             "Comma-separated ClinicNums.",
         ),
-        _query("clinicAbbr", _TEXT, "Clinic abbreviation."),
+        _query("clinicAbbr", _TEXT, "Clinic abbreviation starts with."),
         _query("invoiceNumber", _TEXT, "Invoice (none simulated)."),
         *_PAGING,
     ]
@@ -253,7 +254,8 @@ def _document() -> dict[str, Any]:
                 "get": {
                     "operationId": "patientsSimple",
                     "summary": "Full patient rows, serverDateTime first, ordered by PatNum.",
-                    "description": "The endpoint for sync: every status." + headers_note,
+                    "description": "The endpoint for sync: every status but Deleted (from 21.4)."
+                    + headers_note,
                     "parameters": _simple_parameters(),
                     "responses": _responses(
                         "200",
@@ -268,7 +270,7 @@ def _document() -> dict[str, Any]:
                 "get": {
                     "operationId": "patientsSearch",
                     "summary": "The Patient Select search: reduced rows by LName, FName.",
-                    "description": "Deleted never; Archived with showArchived." + headers_note,
+                    "description": _SEARCH_NOTE + headers_note,
                     "parameters": _search_parameters(),
                     "responses": _responses(
                         "200",
