@@ -245,16 +245,26 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def make_offices(settings: SimulatorSettings, practice: Practice | None = None) -> list[Office]:
-    """One office per customer key: practice ``i`` (from 1) is generated from ``seed + i - 1``;
-    ``practice``, when given, is the first one."""
-    offices = []
-    for index, key in enumerate(settings.customer_keys()):
+    """One office per customer key: practice ``i`` (from 1) is generated from ``seed + i - 1``
+    (names and places from the pools of ``seed``, shared); ``practice``, when given, is the
+    first one."""
+
+    def maker(index: int) -> Callable[[], tuple[Practice, FrontDesk]]:
         seed = settings.seed + index
-        if index == 0 and practice is not None:
-            data = practice
-        else:
-            data = generate_practice(settings.patients, seed)
-        offices.append(Office(index + 1, key, data, FrontDesk(data, seed)))
+
+        def make() -> tuple[Practice, FrontDesk]:
+            if index == 0 and practice is not None:
+                data = practice
+            else:
+                data = generate_practice(settings.patients, seed, pool_seed=settings.seed)
+            return data, FrontDesk(data, seed, pool_seed=settings.seed)
+
+        return make
+
+    offices = [
+        Office(index + 1, key, maker(index)) for index, key in enumerate(settings.customer_keys())
+    ]
+    offices[0].practice  # noqa: B018 # the first practice is made at start, as before
     return offices
 
 
@@ -318,6 +328,8 @@ async def _change_traffic(state: SimulatorState) -> None:
     while True:
         await asyncio.sleep(pause)
         for office in state.offices:
+            if not office.made:
+                continue  # nobody has asked for it yet: its changes would go unseen
             touched = office.front_desk.tick(settings.delete_share)
             patients = office.practice.patients  # edits never touch Deleted patients
             deleted = [n for n in touched if patients[n]["PatStatus"] == "Deleted"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,16 +68,45 @@ class ScheduledDeletion:
         }
 
 
-@dataclass
 class Office:
-    """One simulated practice as served: its customer key, data, front desk and schedule."""
+    """One simulated practice as served: its customer key, data, front desk and schedule.
 
-    number: int
-    customer_key: str
-    practice: Practice
-    front_desk: FrontDesk
-    simple_requests: int = 0
-    scheduled: list[ScheduledDeletion] = field(default_factory=list)
+    The practice is made by ``make`` when first used, so a group of hundreds of practices
+    starts at once and only the practices asked for are generated.
+    """
+
+    def __init__(
+        self, number: int, customer_key: str, make: Callable[[], tuple[Practice, FrontDesk]]
+    ) -> None:
+        self.number = number
+        self.customer_key = customer_key
+        self._make = make
+        self._made: tuple[Practice, FrontDesk] | None = None
+        self._lock = threading.Lock()
+        self.simple_requests = 0
+        self.scheduled: list[ScheduledDeletion] = []
+
+    def _ready(self) -> tuple[Practice, FrontDesk]:
+        if self._made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = self._make()
+        return self._made
+
+    @property
+    def made(self) -> bool:
+        """Whether the practice has been generated yet."""
+        return self._made is not None
+
+    @property
+    def practice(self) -> Practice:
+        """The practice's data (generated on first use)."""
+        return self._ready()[0]
+
+    @property
+    def front_desk(self) -> FrontDesk:
+        """The practice's front desk (the source of random changes)."""
+        return self._ready()[1]
 
     def after_simple_request(self) -> None:
         """Count one answered Simple request and run the deletions now due."""
