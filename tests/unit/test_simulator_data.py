@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import pytest
 
-from odbridge.simulator.generate import generate_practice
+from odbridge.simulator.generate import FrontDesk, generate_practice
 from odbridge.simulator.shape import PATIENT_FIELDS
 
 pytestmark = pytest.mark.unit
@@ -107,3 +107,41 @@ def test_merge_and_delete_events() -> None:
     assert practice.patients[5]["DateTStamp"] == "2026-06-15 09:00:00"
     with pytest.raises(KeyError):
         practice.merge(3, 999)
+
+
+def test_an_update_that_changes_nothing_keeps_the_stamp() -> None:
+    now = [datetime(2026, 6, 15, 9)]
+    practice = generate_practice(20, seed=1, today=TODAY, clock=lambda: now[0])
+    practice.update(4, {"Email": "a@example.com"})
+    now[0] = datetime(2026, 6, 15, 10)
+    assert practice.update(4, {"Email": "a@example.com"}) is False
+    assert practice.patients[4]["DateTStamp"] == "2026-06-15 09:00:00"
+    assert practice.update(4, {"Email": "b@example.com"}) is True
+    assert practice.patients[4]["DateTStamp"] == "2026-06-15 10:00:00"
+
+
+def test_derived_text_comes_from_the_reference_tables_when_rendered() -> None:
+    practice = generate_practice(60, seed=2, today=TODAY, clock=lambda: datetime(2026, 6, 15))
+    row = next(r for r in practice.rows() if r["PriProv"] == 1 and r["BillingType"] == 1)
+    stamp = row["DateTStamp"]
+    practice.rename_provider(1, "DRX")
+    practice.rename_definition(1, "Regular")
+    record = practice.render(row)
+    assert (record["priProvAbbr"], record["BillingType"]) == ("DRX", "Regular")
+    assert record["DateTStamp"] == stamp
+    provider = practice.provider(1)
+    assert provider is not None
+    assert provider.date_t_stamp == "2026-06-15 00:00:00"  # the provider's own row moved
+
+
+def test_the_front_desk_always_changes_something_and_sometimes_deletes() -> None:
+    now = [datetime(2026, 6, 15, 9)]
+    practice = generate_practice(200, seed=4, today=TODAY, clock=lambda: now[0])
+    desk = FrontDesk(practice, seed=4)
+    now[0] = datetime(2026, 6, 15, 12)
+    touched = desk.edit(50)
+    assert all(practice.patients[n]["DateTStamp"] == "2026-06-15 12:00:00" for n in touched)
+    ticked = [n for _ in range(40) for n in desk.tick(delete_share=0.5)]
+    deleted = [n for n in ticked if practice.patients[n]["PatStatus"] == "Deleted"]
+    assert 5 < len(deleted) < 35
+    assert all(practice.patients[n]["Guarantor"] == n for n in deleted)
