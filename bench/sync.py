@@ -26,7 +26,7 @@ from _support import CUST, DEV, ODBRIDGE, SimulatorProcess
 
 from odbridge.api.client import Client
 from odbridge.store.db import create_store_engine
-from odbridge.sync.engine import SyncEngine
+from odbridge.sync.engine import ResourceSync
 
 
 def pacing(patients: int, interval: float) -> None:
@@ -41,7 +41,7 @@ def pacing(patients: int, interval: float) -> None:
             DEV, CUST, base_url=sim.base_url, mode="remote", rate_interval=interval, env={}
         ) as client:
             started = time.perf_counter()
-            summary = SyncEngine(engine, client, "bench").run("full")
+            summary = ResourceSync(engine, client, "bench").run("full")
             wall = time.perf_counter() - started
         stats = sim.stats()
         requests = summary.requests
@@ -52,7 +52,7 @@ def pacing(patients: int, interval: float) -> None:
         )
         for changes in (10, 250, 1000):
             sim.change(changes)
-            summary = SyncEngine(engine, client_for(sim, interval), "bench").run()
+            summary = ResourceSync(engine, client_for(sim, interval), "bench").run()
             target = math.ceil(changes / 100) + 1
             print(
                 f"incremental K={changes:>5}: requests={summary.requests} "
@@ -75,7 +75,7 @@ def cpu_per_thousand(patients: int) -> None:
         with Client(DEV, CUST, base_url=sim.base_url, mode="local", env={}) as client:
             cpu = time.process_time()
             wall = time.perf_counter()
-            SyncEngine(engine, client, "bench").run("full")
+            ResourceSync(engine, client, "bench").run("full")
             cpu = time.process_time() - cpu
             wall = time.perf_counter() - wall
         print(

@@ -93,7 +93,7 @@ def test_econnector_down(simulator: SimulatorServer) -> None:
     assert isinstance(error, EConnectorError)
     assert "eConnector" in error.server_message
     assert "eServices" in error.hint
-    assert error.attempts == 1
+    assert error.attempts == 2  # passing trouble at the office: retried
 
 
 def test_bad_parameter(simulator: SimulatorServer) -> None:

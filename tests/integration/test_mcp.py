@@ -33,7 +33,7 @@ from odbridge.simulator.server import SimulatorServer
 from odbridge.store.audit import AuditEntry, entries
 from odbridge.store.db import create_store_engine
 from odbridge.store.users import add_user, set_disabled
-from odbridge.sync.engine import SyncEngine
+from odbridge.sync.engine import ResourceSync
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
 
 pytestmark = pytest.mark.integration
@@ -70,7 +70,7 @@ def sync_into(simulator_factory: SimulatorFactory, url: str) -> Synced:
         env={},
     )
     with client:
-        assert SyncEngine(engine, client, "main").run().outcome == "ok"
+        assert ResourceSync(engine, client, "main").run().outcome == "ok"
     add_user(engine, "alice", PASSWORD, role="viewer")
     patient = next(
         p

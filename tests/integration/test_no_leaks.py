@@ -37,7 +37,7 @@ from odbridge.api.client import Client
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.db import describe_db_error
 from odbridge.store.schema import audit_log, patients, sync_runs
-from odbridge.sync.engine import SyncEngine
+from odbridge.sync.engine import ResourceSync
 from tests.helpers import CUST_KEY, DEV_KEY, HEADERS, SimulatorFactory
 
 pytestmark = pytest.mark.integration
@@ -270,7 +270,7 @@ def test_a_page_the_database_refuses_fails_the_run_without_quoting_rows(
     with Client(
         DEV_KEY, CUST_KEY, base_url=sim.base_url, rate_interval=0, trust_env=False
     ) as client:
-        summary = SyncEngine(store, client, "main").run()
+        summary = ResourceSync(store, client, "main").run()
     with store.connect() as connection:
         logged = connection.execute(select(sync_runs.c.error)).scalar_one()
     assert summary.outcome == "failed"  # not raised: the CLI reports it, no traceback

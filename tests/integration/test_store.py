@@ -69,3 +69,41 @@ def test_a_version_1_store_gains_the_visit_tables(store_url: str) -> None:
         assert versions == list(range(1, SCHEMA_VERSION + 1))
     finally:
         engine.dispose()
+
+
+def test_a_version_2_store_gains_the_sync_columns_and_keeps_its_runs(store_url: str) -> None:
+    from sqlalchemy import inspect, select, text
+
+    old = create_store_engine(store_url)
+    with old.begin() as connection:  # make it look like a store written by schema 2
+        for table, column in (
+            ("sync_state", "full_last_key"),
+            ("sync_runs", "rows_confirmed"),
+            ("sync_runs", "rows_quarantined"),
+        ):
+            connection.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        connection.execute(text("DROP TABLE quarantine"))
+        connection.execute(schema_version.delete())
+        connection.execute(schema_version.insert().values(version=2))
+        connection.execute(
+            text(
+                "INSERT INTO sync_runs (practice, resource, mode, started_at, outcome, pages, "
+                "rows_received, rows_inserted, rows_updated, rows_missing, requests, throttled, "
+                "retries) VALUES ('main', 'patients', 'full', '2026-01-01 00:00:00', 'ok', "
+                "1, 5, 5, 0, 0, 1, 0, 0)"
+            )
+        )
+    old.dispose()
+    engine = create_store_engine(store_url)
+    try:
+        columns = {c["name"] for c in inspect(engine).get_columns("sync_runs")}
+        assert {"rows_confirmed", "rows_quarantined"} <= columns
+        assert "full_last_key" in {c["name"] for c in inspect(engine).get_columns("sync_state")}
+        assert "quarantine" in inspect(engine).get_table_names()
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT rows_inserted, rows_confirmed FROM sync_runs"))
+            assert kept.all() == [(5, 0)]
+            versions = sorted(connection.execute(select(schema_version.c.version)).scalars())
+        assert versions[-1] == SCHEMA_VERSION == 3
+    finally:
+        engine.dispose()

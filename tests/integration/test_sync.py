@@ -9,12 +9,15 @@ import pytest
 from sqlalchemy import Engine, select
 
 from odbridge.api.client import Client
+from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import patients, sync_runs, sync_state
-from odbridge.sync.engine import Progress, SyncEngine
+from odbridge.sync.engine import Progress, ResourceSync
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
 
 pytestmark = pytest.mark.integration
+
+FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.02, jitter=0)
 
 
 def client_for(sim: SimulatorServer) -> Client:
@@ -25,6 +28,7 @@ def client_for(sim: SimulatorServer) -> Client:
         mode="remote",
         tier="full",
         rate_interval=sim.settings.interval,
+        retry=FAST,
         trust_env=False,
     )
 
@@ -34,7 +38,7 @@ def test_full_sync_of_5000_equals_the_source_field_by_field(
 ) -> None:
     sim = simulator_factory(patients=5000)
     with client_for(sim) as client:
-        summary = SyncEngine(store, client, "main").run()
+        summary = ResourceSync(store, client, "main").run()
     assert (summary.mode, summary.outcome) == ("full", "ok")
     assert summary.progress.inserted == 5000
     assert summary.requests == 51  # 50 full pages and the empty one that ends the list
@@ -46,7 +50,7 @@ def test_incremental_costs_pages_of_changes_and_converges(
 ) -> None:
     sim = simulator_factory(patients=3000)
     with client_for(sim) as client:
-        sync = SyncEngine(store, client, "main")
+        sync = ResourceSync(store, client, "main")
         sync.run()
         for changes in (0, 1, 250):
             sim.change(changes) if changes else None
@@ -63,7 +67,7 @@ def test_incremental_costs_pages_of_changes_and_converges(
 def test_syncing_twice_changes_nothing(simulator_factory: SimulatorFactory, store: Engine) -> None:
     sim = simulator_factory(patients=500)
     with client_for(sim) as client:
-        sync = SyncEngine(store, client, "main")
+        sync = ResourceSync(store, client, "main")
         sync.run()
         sim.change(40)
         sync.run()
@@ -87,9 +91,9 @@ def test_updates_made_while_a_sync_runs_are_caught_by_the_next(
             touched.extend(sim.change(30))
 
     with client_for(sim) as client:
-        SyncEngine(store, client, "main", on_progress=meddle).run()
+        ResourceSync(store, client, "main", on_progress=meddle).run()
         assert store_rows(store, "main") != source_rows(sim)
-        SyncEngine(store, client, "main").run()
+        ResourceSync(store, client, "main").run()
     assert len(touched) == 60
     assert store_rows(store, "main") == source_rows(sim)
 
@@ -101,12 +105,13 @@ def test_practice_events_merge_delete_new_member(
     # no longer returns Deleted patients.
     sim = simulator_factory(patients=300, od_version="21.3")
     with client_for(sim) as client:
-        sync = SyncEngine(store, client, "main")
+        sync = ResourceSync(store, client, "main")
         sync.run()
         sim.event("merge", {"from": 20, "into": 21})
         sim.event("delete", {"PatNum": 22})
         child = sim.event("family-member", {"Guarantor": 1})
         summary = sync.run()
+        sync.run("reconcile")  # Simple stops listing a Deleted patient: reconcile asks for it
     rows = store_rows(store, "main")
     assert rows[20]["pat_status"] == "Archived"
     assert rows[22]["pat_status"] == "Deleted"
@@ -115,19 +120,19 @@ def test_practice_events_merge_delete_new_member(
     assert rows == source_rows(sim)
 
 
-def test_reconcile_marks_rows_the_source_stopped_returning(
+def test_reconcile_marks_rows_the_source_no_longer_has(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=300)
     with client_for(sim) as client:
-        sync = SyncEngine(store, client, "main", reconcile_every=2)
+        sync = ResourceSync(store, client, "main")
         sync.run()
-        sim.event("purge", {"PatNum": 50})
+        sim.event("purge", {"PatNum": 50})  # gone outright: the single GET answers 404
         first = sync.run()
-        second = sync.run()
-        third = sync.run()
-    assert [first.mode, second.mode, third.mode] == ["incremental", "incremental", "reconcile"]
+        third = sync.run("reconcile")
+    assert [first.mode, third.mode] == ["incremental", "reconcile"]
     assert third.progress.missing == 1
+    assert third.progress.confirmed == 0
     everything = store_rows(store, "main", include_missing=True)
     assert 50 in everything  # kept, never deleted
     assert 50 not in store_rows(store, "main")
@@ -140,10 +145,10 @@ def test_cursor_comes_from_the_server_clock_minus_the_overlap(
     sim = simulator_factory(patients=150)
     with client_for(sim) as client:
         server_time = client.patients.list(limit=1)[0].server_date_time
-        summary = SyncEngine(store, client, "main", overlap=timedelta(minutes=10)).run()
+        summary = ResourceSync(store, client, "main", overlap=timedelta(hours=2)).run()
     assert server_time is not None
     assert summary.cursor is not None
-    expected = server_time - timedelta(minutes=10)
+    expected = server_time - timedelta(hours=2)
     assert abs((expected - datetime.fromisoformat(summary.cursor)).total_seconds()) <= 2
     with store.connect() as connection:
         state = connection.execute(select(sync_state)).mappings().one()
@@ -169,12 +174,16 @@ def test_a_failed_run_is_logged_with_its_error_and_the_next_resumes(
             sim.set_faults({"econnector": 1.0})
 
     with client_for(sim) as client:
-        failed = SyncEngine(store, client, "main", on_progress=break_it).run()
+        failed = ResourceSync(
+            store, client, "main", on_progress=break_it, outage_waits=(0.01, 0.01)
+        ).run()
         sim.set_faults({})
-        resumed = SyncEngine(store, client, "main").run()
+        resumed = ResourceSync(store, client, "main").run()
     assert failed.outcome == "failed"
     assert failed.error is not None
     assert "eConnector" in failed.error
     assert resumed.mode == "full"
-    assert resumed.progress.rows == 400  # the first 400 were kept; it resumed after them
+    # the rows of the first pages were kept; it resumed after them, reading each row once
+    assert failed.progress.rows == 397  # 100, then 99 new rows per page (one-row overlap)
+    assert resumed.progress.rows == 800 - failed.progress.rows
     assert store_rows(store, "main") == source_rows(sim)

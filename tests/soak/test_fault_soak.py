@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
@@ -36,7 +37,7 @@ from odbridge.api.pacing import reset_pacers
 from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import patients, sync_state
-from odbridge.sync.engine import Progress, RunMode, RunSummary, SyncEngine
+from odbridge.sync.engine import Progress, ResourceSync, RunMode, RunSummary
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
 
 pytestmark = [pytest.mark.soak, pytest.mark.integration]
@@ -56,6 +57,11 @@ FAULTS: dict[str, float] = {
     "timeout_seconds": 0.2,
 }
 """Together a fault on 38% of requests."""
+
+RECONCILE_EVERY = timedelta(seconds=1)
+"""Reconcile whenever the last completed pass is a second old: often, in a soak."""
+OUTAGE_WAITS = (0.01, 0.02)
+"""Office outages (eConnector faults) waited out briefly, not for minutes."""
 
 SOAK_RETRY = RetryPolicy(
     max_attempts=8, initial=0.01, max_wait=0.05, jitter=0.01, max_retry_after=0.25
@@ -166,13 +172,14 @@ def _meddler(source: Source, tally: Tally, stop: threading.Event) -> Callable[[P
 def _sync_once(engine: Engine, source: Source, mode: RunMode, tally: Tally) -> RunSummary:
     stop = threading.Event()
     with _client(source.practice, source.sim) as client:
-        sync = SyncEngine(
+        sync = ResourceSync(
             engine,
             client,
             source.practice.name,
-            reconcile_every=3,
+            reconcile_every=RECONCILE_EVERY,
             on_progress=_meddler(source, tally, stop),
             stop=stop,
+            outage_waits=OUTAGE_WAITS,
         )
         summary = sync.run(mode)
     tally.add(summary)
@@ -230,8 +237,9 @@ def test_several_practices_under_every_fault_converge_exactly(
     with ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="soak") as pool:
         for round_number in range(ROUNDS):
             reset_pacers()  # each round is a fresh process: the throttled client learns again
-            modes: list[RunMode] = [
-                "full" if round_number and rng.random() < 0.15 else "auto" for _ in sources
+            modes = [
+                RunMode.FULL if round_number and rng.random() < 0.15 else RunMode.AUTO
+                for _ in sources
             ]
             futures = [
                 pool.submit(_sync_once, store, source, mode, tally)
@@ -257,7 +265,7 @@ def test_several_practices_under_every_fault_converge_exactly(
             if not _unfinished_pass(store, source.practice.name):
                 break
             _sync_once_quietly(store, source, tally)
-        final.append(_sync_once_quietly(store, source, tally, "reconcile"))
+        final.append(_sync_once_quietly(store, source, tally, RunMode.RECONCILE))
 
     compared = mismatched = 0
     for source in sources:
@@ -289,10 +297,11 @@ def test_several_practices_under_every_fault_converge_exactly(
 
 
 def _sync_once_quietly(
-    engine: Engine, source: Source, tally: Tally, mode: RunMode = "auto"
+    engine: Engine, source: Source, tally: Tally, mode: RunMode = RunMode.AUTO
 ) -> RunSummary:
     """A run with nothing changing underneath and nobody stopping it."""
     with _client(source.practice, source.sim) as client:
-        summary = SyncEngine(engine, client, source.practice.name).run(mode)
+        sync = ResourceSync(engine, client, source.practice.name, outage_waits=OUTAGE_WAITS)
+        summary = sync.run(mode)
     tally.add(summary)
     return summary

@@ -18,6 +18,7 @@ from odbridge.api.errors import (
     GoneError,
     MethodNotAllowedError,
     NotFoundError,
+    OfficeNetworkError,
     OpenDentalError,
     RateLimitError,
     RequestTimeoutError,
@@ -68,7 +69,8 @@ def test_classify_status(status: int, kind: str) -> None:
         (ResponseFormatError("cut", truncated=True), True),
         (ResponseFormatError("PatNum: expected an integer"), False),
         (AuthenticationError(401), False),
-        (EConnectorError(400), False),
+        (EConnectorError(400), True),  # the office's eConnector: passing trouble
+        (OfficeNetworkError(400), True),
         (BadRequestError(400), False),
         (NotFoundError(404), False),
         (MethodNotAllowedError(405), False),

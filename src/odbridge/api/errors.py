@@ -24,6 +24,7 @@ __all__ = [
     "GoneError",
     "MethodNotAllowedError",
     "NotFoundError",
+    "OfficeNetworkError",
     "OpenDentalError",
     "RateLimitError",
     "RequestTimeoutError",
@@ -47,6 +48,8 @@ class OpenDentalError(Exception):
     summary: ClassVar[str] = "The Open Dental API request failed."
     default_hint: ClassVar[str] = ""
     transient: ClassVar[bool] = False
+    office_outage: ClassVar[bool] = False
+    """Trouble at the dental office (eConnector, its network): retried with long waits."""
 
     def __init__(
         self,
@@ -141,13 +144,28 @@ class AuthenticationError(OpenDentalError):
 
 
 class EConnectorError(OpenDentalError):
-    """400 because the practice's eConnector is not running or not reachable."""
+    """400 because the practice's eConnector is not running or not reachable (retried)."""
 
+    transient = True
+    office_outage = True
     summary = "The practice's eConnector is not answering."
     default_hint = (
         "The remote API reaches the practice through its eConnector. Start it at the office: "
         "in Open Dental under eServices > eConnector Service (Manage), or in Windows Services. "
         "Two eConnectors on one registration also cause this."
+    )
+
+
+class OfficeNetworkError(OpenDentalError):
+    """400 for a request timeout or other trouble reaching the dental office (retried)."""
+
+    transient = True
+    office_outage = True
+    summary = "The dental office's network did not answer in time."
+    default_hint = (
+        "Open Dental documents this 400 as passing trouble between its servers and the office "
+        "(request timeouts, connectivity). If it lasts, check the office's internet connection "
+        "and that the eConnector's computer is on."
     )
 
 
@@ -371,6 +389,13 @@ def _is_econnector(message: str) -> bool:
     return "econnector" in message.lower()
 
 
+_OFFICE_NETWORK = re.compile(r"time ?out|timed out|network|connectivity|unreachable", re.I)
+
+
+def _is_office_network(message: str) -> bool:
+    return bool(_OFFICE_NETWORK.search(message))
+
+
 _BY_STATUS: dict[int, type[OpenDentalError]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -397,6 +422,8 @@ def error_for_status(
     hint = cls.default_hint
     if status == 400 and _is_econnector(server_message):
         cls, hint = EConnectorError, EConnectorError.default_hint
+    elif status == 400 and _is_office_network(server_message):
+        cls, hint = OfficeNetworkError, OfficeNetworkError.default_hint
     elif status == 401:
         hint = AuthenticationError.hint_for(server_message, ctx.auth_scheme)
     elif status == 429 and ctx.rate_interval is not None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -317,6 +317,9 @@ class ApiModel(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="allow", frozen=True)
 
+    key_alias: ClassVar[str | None] = None
+    """The API's name of the primary key (``PatNum``), read from rows that do not validate."""
+
     @classmethod
     def from_api(cls, data: object, *, row: int | None = None) -> Self:
         """Validate one row as the API sent it; :class:`ResponseFormatError` if malformed."""
@@ -364,6 +367,8 @@ class Patient(ApiModel):
     ``server_date_time`` is set on rows of ``patients/Simple``: the server's clock when it
     answered, the cursor for the next incremental read.
     """
+
+    key_alias: ClassVar[str | None] = "PatNum"
 
     server_date_time: Stamp = Field(default=None, alias="serverDateTime")
     pat_num: Int = Field(alias="PatNum")
@@ -426,6 +431,8 @@ class Patient(ApiModel):
 class PatientSummary(ApiModel):
     """A row of the Patient Select search, ``GET /patients`` (fewer fields)."""
 
+    key_alias: ClassVar[str | None] = "PatNum"
+
     pat_num: Int = Field(alias="PatNum")
     lname: Text = Field(default=None, alias="LName")
     fname: Text = Field(default=None, alias="FName")
@@ -464,8 +471,11 @@ SUMMARY_FIELDS: tuple[str, ...] = PatientSummary.api_fields()
 class ChangedPage:
     """One page of ``GET /patients/Simple?DateTStamp=...``.
 
-    ``server_date_time`` is the largest ``serverDateTime`` of the rows (else their largest
-    ``DateTStamp``): pass it as the next ``changed_since``. ``None`` when the page is empty.
+    ``server_date_time`` is the server's clock when it answered this page (every row of a
+    page carries the same ``serverDateTime``; without one, the rows' largest ``DateTStamp``).
+    ``None`` when the page is empty. The next ``changed_since`` is the value of the *first*
+    page of a completed pass minus an overlap, never a later page's (see
+    :class:`odbridge.sync.cursor.Cursor`).
     """
 
     patients: list[Patient]

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from datetime import datetime
+from typing import Generic, TypeVar
 
-__all__ = ["KNOWN_CAPS", "PageHook", "PageInfo", "paginate"]
+__all__ = ["KNOWN_CAPS", "Page", "PageHook", "PageInfo", "RejectedRow", "paginate"]
 
 log = logging.getLogger("odbridge.api")
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 KNOWN_CAPS = frozenset({100, 1000, 10_000})
 """Page caps Open Dental documents; a short page of exactly this size may be a capped one."""
@@ -80,3 +82,42 @@ def paginate(
             yield rows
         if last:
             return
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row of a page that did not validate: where it was, its key, the field and why.
+
+    Never the value: it may be patient data.
+    """
+
+    position: int
+    """Its place in the listing (the request's Offset plus its index in the answer)."""
+    key: int | None
+    """Its primary key (PatNum for patients) when that much could be read."""
+    field: str | None
+    problem: str
+
+
+@dataclass(frozen=True)
+class Page(Generic[T_co]):
+    """One answer of a Limit/Offset listing, validated row by row.
+
+    ``items`` are the rows that validated, ``rejected`` those that did not; ``received``
+    counts both (it is what moves ``Offset``). ``server_time`` is the server's clock when
+    it answered (``serverDateTime``), when the endpoint sends one.
+    """
+
+    items: Sequence[T_co]
+    offset: int
+    limit: int
+    received: int
+    rejected: tuple[RejectedRow, ...] = ()
+    server_time: datetime | None = None
+    note: str = ""
+    """Why the page is empty when the server answered "not found" for a list (404)."""
+
+    @property
+    def is_last(self) -> bool:
+        """True when the answer held fewer rows than asked for (no page follows)."""
+        return self.received < self.limit

@@ -7,6 +7,8 @@
 ``simple(changed_since)``              one page of changes since a cursor
 ``iter_changed(since)`` /              every page of changes; each row carries
 ``changed_pages(since)``               ``server_date_time``, the next cursor
+``page(offset, changed_since)``        one page, validated row by row (bad rows are
+                                       returned apart, not raised): for sync
 ``search(**params)`` /                 ``GET /patients``, the Patient Select search
 ``iter_search(**params)``              (reduced rows, :class:`PatientSummary`)
 =====================================  =============================================
@@ -26,7 +28,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from odbridge.api.errors import ResponseFormatError
+from odbridge.api.errors import NotFoundError, ResponseFormatError
 from odbridge.api.models import (
     ApiModel,
     ChangedPage,
@@ -34,7 +36,7 @@ from odbridge.api.models import (
     PatientSummary,
     format_api_datetime,
 )
-from odbridge.api.paging import PageHook, PageInfo, paginate
+from odbridge.api.paging import Page, PageHook, PageInfo, RejectedRow, paginate
 
 if TYPE_CHECKING:
     from odbridge.api.client import Client
@@ -170,6 +172,45 @@ def _page_of(model: type[M], data: Any, offset: int, path: str) -> builtins.list
     return rows
 
 
+LIST_NOT_FOUND_HINT = (
+    "Open Dental documents a 404 'with an explanation' for patients/Simple: a filter that "
+    "names something that does not exist (a ClinicNum, a PriProv), or no such resource at "
+    "this base URL. Check the filters and that the base URL ends in /api/v1."
+)
+
+
+def _raw_key(model: type[ApiModel], data: object) -> int | None:
+    """The row's primary key when it is a plain whole number (an id, never patient data)."""
+    if model.key_alias is None or not isinstance(data, Mapping):
+        return None
+    value = data.get(model.key_alias)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def validated_page(model: type[M], data: Any, *, offset: int, limit: int, path: str) -> Page[M]:
+    """The rows of one answer, each validated on its own: a row that does not validate is
+    returned in ``rejected`` (position, key, field, problem; never its value) and the rest
+    of the page is kept."""
+    if not isinstance(data, builtins.list):
+        raise ResponseFormatError("expected a JSON array of rows", method="GET", path=path)
+    items: builtins.list[M] = []
+    rejected: builtins.list[RejectedRow] = []
+    for index, row in enumerate(data):
+        try:
+            items.append(model.from_api(row, row=offset + index))
+        except ResponseFormatError as exc:
+            rejected.append(
+                RejectedRow(offset + index, _raw_key(model, row), exc.field, exc.problem)
+            )
+    stamps = [s for s in (getattr(item, "server_date_time", None) for item in items) if s]
+    server_time = stamps[0] if stamps else None
+    return Page(items, offset, limit, len(data), tuple(rejected), server_time)
+
+
 class Patients:
     """Patient endpoints of one :class:`~odbridge.api.client.Client`."""
 
@@ -216,6 +257,38 @@ class Patients:
         for page in self.pages(on_page=on_page, **filters):
             yield from page
 
+    def page(
+        self,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        changed_since: datetime | date | str | None = None,
+        **filters: FilterValue,
+    ) -> Page[Patient]:
+        """One page of ``patients/Simple`` (all of it, or changed at or after
+        ``changed_since``), validated row by row: a malformed row lands in ``rejected``
+        instead of failing the page.
+
+        A 404 is an answer Open Dental documents for this list: past the first page, or for
+        changes, it means no rows (an empty page whose ``note`` holds the server's
+        explanation); on the first page of a full listing it raises :class:`NotFoundError`
+        with what to check.
+        """
+        params = _api_params(_SIMPLE_NAMES, filters)
+        if changed_since is not None:
+            params["DateTStamp"] = format_changed_since(changed_since)
+        limit = limit or self._client.page_size
+        params.update(Limit=str(limit), Offset=str(offset))
+        try:
+            data = self._client.get_json(self.SIMPLE, params)
+        except NotFoundError as exc:
+            if offset > 0 or changed_since is not None:
+                log.info("%s answered 404 at offset %d: no rows", self.SIMPLE, offset)
+                return Page([], offset, limit, 0, note=exc.server_message or "not found")
+            exc.hint = LIST_NOT_FOUND_HINT
+            raise
+        return validated_page(Patient, data, offset=offset, limit=limit, path=self.SIMPLE)
+
     # -- changes since a cursor ---------------------------------------------------------------
     def simple(
         self,
@@ -261,8 +334,10 @@ class Patients:
     ) -> Iterator[Patient]:
         """Every patient changed since ``since``; each carries ``server_date_time``.
 
-        The server's order is by PatNum, not by stamp: keep the largest
-        ``server_date_time`` seen and use it (minus an overlap) as the next ``since``.
+        The server's order is by PatNum, not by stamp. The next ``since`` is the
+        ``server_date_time`` of the *first* page of a pass that completed, minus an overlap
+        of at least an hour (:class:`odbridge.sync.cursor.Cursor` does this): a row edited
+        while later pages were read has a stamp after that time, so it is read again.
         """
         for page in self.changed_pages(since, on_page=on_page, **filters):
             yield from page.patients

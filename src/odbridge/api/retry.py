@@ -1,8 +1,10 @@
 """Which failures are worth retrying, and how long to wait between attempts (tenacity).
 
 Transient: no answer or a dropped/truncated one (``httpx.TransportError`` and what the
-client turns it into), 429, 500, 502, 503, 504, and a 200 whose body is not whole JSON.
-Permanent: 400 (eConnector down or a bad request), 401, 404, 405, 410 and other 4xx.
+client turns it into), 429, 500, 502, 503, 504, a 200 whose body is not whole JSON, and the
+400s Open Dental documents as trouble at the office (its eConnector, its network: see
+``OpenDentalError.office_outage``; the sync waits those out with long pauses on top).
+Permanent: any other 400 (a bad request), 401, 404, 405, 410 and other 4xx.
 Waits grow exponentially with jitter up to a cap; a 429's ``Retry-After`` is honoured.
 """
 

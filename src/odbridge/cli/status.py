@@ -42,6 +42,19 @@ def status_command(db: DbOption = None) -> None:
     for st in statuses:
         if st.last_error:
             console.print(f"[red]{escape(st.practice)}:[/red] {escape(st.last_error)}")
+        if st.last_reconcile:
+            console.print(
+                escape(
+                    f"{st.practice}: last reconcile {st.last_reconcile:%Y-%m-%d %H:%M} UTC "
+                    f"found {st.reconcile_confirmed} no longer listed but still in Open Dental "
+                    f"(e.g. Deleted) and {st.reconcile_missing} gone."
+                )
+            )
+        if st.quarantined:
+            console.print(
+                f"[yellow]{escape(st.practice)}:[/yellow] {st.quarantined} rows held in "
+                "quarantine (failed checks; retried every sync)."
+            )
 
 
 def _age(delta: timedelta) -> str:

@@ -55,14 +55,17 @@ def sync_command(
         str | None, typer.Option(help="Run on a schedule until stopped, e.g. 15m.")
     ] = None,
     overlap: Annotated[
-        str, typer.Option(help="How far back each incremental run looks again.")
+        str,
+        typer.Option(help="How far back each incremental run looks again (at least 1h)."),
     ] = "1h",
     reconcile_every: Annotated[
-        int, typer.Option(help="Reconcile automatically every N incremental runs.")
-    ] = 24,
+        str,
+        typer.Option(help="Reconcile (find deleted patients) when the last pass is this old."),
+    ] = "24h",
 ) -> None:
     """Bring the practice's patients into the local store, then keep them current."""
     from odbridge.cli.progress import SyncProgressView
+    from odbridge.sync.cursor import check_overlap
     from odbridge.sync.engine import RunMode
     from odbridge.sync.runner import parse_duration, run_every, sync_practices
 
@@ -73,12 +76,13 @@ def sync_command(
         raise fail("Use --full or --reconcile, not both.")
     try:
         schedule = parse_duration(every) if every else None
-        overlap_window = parse_duration(overlap)
+        overlap_window = check_overlap(parse_duration(overlap))
+        reconcile_age = parse_duration(reconcile_every)
     except ValueError as exc:
         raise fail(str(exc)) from None
     profiles = load_profiles(practice, all_practices)
     engine = open_store(db)
-    mode: RunMode = "full" if full else "reconcile" if reconcile else "auto"
+    mode = RunMode.FULL if full else RunMode.RECONCILE if reconcile else RunMode.AUTO
     failed = False
 
     def once() -> None:
@@ -91,7 +95,7 @@ def sync_command(
                 stop=stop,
                 on_progress=view,
                 overlap=overlap_window,
-                reconcile_every=reconcile_every,
+                reconcile_every=reconcile_age,
             )
         print_summaries(summaries)
         failed = any(s.outcome == "failed" for s in summaries)
@@ -131,4 +135,19 @@ def print_summaries(summaries: list[RunSummary]) -> None:
         elif s.outcome == "interrupted":
             console.print(
                 escape(f"{s.practice}: stopped cleanly; the next sync resumes from here.")
+            )
+        p = s.progress
+        if p.confirmed or p.missing:
+            console.print(
+                escape(
+                    f"{s.practice}: {p.confirmed + p.missing} no longer listed: {p.confirmed} "
+                    "still in Open Dental (stored as they are now, e.g. Deleted), "
+                    f"{p.missing} gone (marked missing)."
+                )
+            )
+        if p.quarantined:
+            console.print(
+                f"[yellow]{escape(s.practice)}:[/yellow] {p.quarantined} rows failed checks and "
+                "are held in quarantine (see `odbridge status`); the rest landed. They are "
+                "tried again next sync."
             )

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
@@ -41,7 +41,21 @@ def _add_visit_tables(connection: Any) -> None:
         raise StoreError(f"could not create the tables {', '.join(missing)}")
 
 
-MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _add_visit_tables}
+def _sync_v2_columns(connection: Any) -> None:
+    """3: where an unfinished pass stopped (drift check), what reconcile confirmed and
+    what was quarantined. The ``quarantine`` table itself is made by ``create_all`` (as are
+    the whole tables when they did not exist yet: then their columns are there already)."""
+    for table, column, kind in (
+        ("sync_state", "full_last_key", "BIGINT"),
+        ("sync_runs", "rows_confirmed", "INTEGER NOT NULL DEFAULT 0"),
+        ("sync_runs", "rows_quarantined", "INTEGER NOT NULL DEFAULT 0"),
+    ):
+        present = {c["name"] for c in inspect(connection).get_columns(table)}
+        if column not in present:
+            connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _add_visit_tables, 3: _sync_v2_columns}
 """version → function(connection) that upgrades a store from ``version - 1``."""
 
 

@@ -3,7 +3,8 @@
 ``patients`` holds every field of the API's patient record as a typed column (snake_case
 names, the same as :class:`odbridge.api.models.Patient`), keyed by (practice, pat_num), plus
 our bookkeeping. ``sync_state`` keeps a cursor per practice and resource; ``sync_runs`` is
-the run log. ``schema_version`` lets an older odbridge refuse a store made by a newer one.
+the run log; ``quarantine`` lists rows that failed validation (key, field, reason; never the
+value). ``schema_version`` lets an older odbridge refuse a store made by a newer one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump with every change to the tables, and add its migration to ``db.MIGRATIONS``."""
 
 metadata = MetaData()
@@ -134,6 +135,9 @@ sync_state = Table(
     Column("full_cursor", String(40), nullable=True, comment="cursor once that full completes"),
     Column("full_pass", Integer, nullable=True, comment="sync_runs id that began that full"),
     Column("full_mode", String(20), nullable=True, comment="full | reconcile"),
+    Column(
+        "full_last_key", BigInteger, nullable=True, comment="key of the last row that pass read"
+    ),
     Column("runs_since_reconcile", Integer, nullable=False, default=0),
     Column("updated_at", DateTime, nullable=False),
 )
@@ -152,6 +156,16 @@ sync_runs = Table(
     Column("rows_inserted", Integer, nullable=False, default=0),
     Column("rows_updated", Integer, nullable=False, default=0),
     Column("rows_missing", Integer, nullable=False, default=0),
+    Column(
+        "rows_confirmed",
+        Integer,
+        nullable=False,
+        default=0,
+        comment="not listed, but still there when asked one by one (e.g. Deleted patients)",
+    ),
+    Column(
+        "rows_quarantined", Integer, nullable=False, default=0, comment="rows that failed checks"
+    ),
     Column("requests", Integer, nullable=False, default=0),
     Column("throttled", Integer, nullable=False, default=0),
     Column("retries", Integer, nullable=False, default=0),
@@ -159,6 +173,19 @@ sync_runs = Table(
     Column("error", Text, nullable=True, comment="what went wrong, without keys or PHI"),
 )
 Index("ix_sync_runs_practice", sync_runs.c.practice, sync_runs.c.started_at)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("practice", String(100), primary_key=True),
+    Column("resource", String(60), primary_key=True),
+    Column("key", BigInteger, primary_key=True, autoincrement=False, comment="e.g. the PatNum"),
+    Column("field", String(100), nullable=True, comment="the API's name of the field at fault"),
+    Column("problem", String(255), nullable=False, comment="why it failed; never the value"),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("last_seen_at", DateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+)
 
 users = Table(
     "users",

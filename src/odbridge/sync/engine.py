@@ -1,15 +1,17 @@
-"""Full, incremental and reconciling sync runs of one resource of one practice.
+"""Full, incremental and reconciling runs of one resource of one practice.
 
-- **Full** (and **reconcile**, the same pass run periodically): every page of the resource;
-  each page's upsert and the checkpoint "resume after this page" commit in one transaction,
-  so a crash at any instant resumes without losing or duplicating a row. When the pass
-  completes, rows it did not return get ``missing_since`` (never deleted), and the cursor
-  becomes the server time of its first page minus the overlap window.
-- **Incremental**: only rows changed since the cursor. The next cursor is the earliest
-  ``serverDateTime`` of the run minus the overlap (never our clock, never backwards), so an
-  edit made while a run is going is read again by the next one.
-
-Rows are compared by a digest of their content: re-reading an unchanged row writes nothing.
+- **Full** (and **reconcile**, the same pass run on a schedule, daily by default): every page
+  of the listing, with the Offset drift check (:mod:`odbridge.sync.drift`). Each page's
+  upsert and the checkpoint "resume after this page" commit in one transaction, so a crash
+  at any instant resumes without losing or duplicating a row. When the pass completes, rows
+  it did not list are settled as the resource says (:class:`~odbridge.sync.resources.Deletions`):
+  patients are asked for one by one, and stored as they are now (Deleted) or, on a 404,
+  marked ``missing_since``. The cursor becomes the first page's server time minus the overlap.
+- **Incremental**: only rows changed since the cursor, with the same drift check.
+- Every run first retries the rows held in quarantine; a row that fails validation is held
+  there (key, field, reason) while the rest of its page lands.
+- Trouble at the office (eConnector down, its network) is waited out with long pauses
+  (``outage_waits``) before the run gives up; Ctrl-C ends the wait.
 """
 
 from __future__ import annotations
@@ -18,32 +20,53 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, and_, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from odbridge.api.client import Client
-from odbridge.api.errors import OpenDentalError
-from odbridge.api.models import API_DATETIME_FORMAT, ApiModel
-from odbridge.api.paging import PageInfo
+from odbridge.api.errors import OpenDentalError, ResponseFormatError
+from odbridge.api.models import ApiModel
+from odbridge.api.paging import RejectedRow
 from odbridge.store.db import describe_db_error
-from odbridge.store.schema import sync_runs, sync_state
-from odbridge.sync.resources import PATIENTS, Resource, Row
+from odbridge.store.runlog import RunLog, RunMode, RunOutcome, utcnow
+from odbridge.sync.cursor import DEFAULT_OVERLAP, Cursor, check_overlap
+from odbridge.sync.drift import OverlapPager, PassPage
+from odbridge.sync.quarantine import Quarantine
+from odbridge.sync.resources import PATIENTS, Deletions, Resource
+from odbridge.sync.state import (
+    DEFAULT_RECONCILE_EVERY,
+    PassState,
+    StateRepository,
+    SyncState,
+    choose_mode,
+)
+from odbridge.sync.writer import RowWriter
+
+__all__ = [
+    "DEFAULT_OUTAGE_WAITS",
+    "DEFAULT_OVERLAP",
+    "DEFAULT_RECONCILE_EVERY",
+    "Progress",
+    "ResourceSync",
+    "RunMode",
+    "RunOutcome",
+    "RunSummary",
+    "SyncInterrupted",
+]
 
 log = logging.getLogger("odbridge.sync")
 
-RunMode = Literal["auto", "full", "incremental", "reconcile"]
-DEFAULT_OVERLAP = timedelta(hours=1)
-DEFAULT_RECONCILE_EVERY = 24
+DEFAULT_OUTAGE_WAITS: tuple[float, ...] = (60.0, 120.0, 240.0, 480.0)
+"""Pauses before asking again while the office is unreachable (about 15 minutes in all)."""
 
+QUARANTINE_RETRIES_PER_RUN = 100
+"""Held rows asked for again (one request each) at the start of every run."""
 
-def utcnow() -> datetime:
-    """Our clock, for bookkeeping only (run times, first seen); never for cursors."""
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,6 +81,15 @@ class Progress:
     inserted: int = 0
     updated: int = 0
     missing: int = 0
+    """Rows the source no longer has (404 when asked one by one, or not listed)."""
+    confirmed: int = 0
+    """Rows not listed any more but still there when asked (patients now Deleted)."""
+    quarantined: int = 0
+    """Rows that failed validation in this run (held in quarantine)."""
+    released: int = 0
+    """Held rows that validated in this run (out of quarantine)."""
+    drifts: int = 0
+    """Times the listing shifted under the pass (rows left it) and the pass stepped back."""
     expected_rows: int | None = None
     page_size: int = 100
     interval: float = 0.0
@@ -71,6 +103,18 @@ class Progress:
         left = max(0, self.expected_rows - self.rows)
         return (left // self.page_size + 1) * self.interval
 
+    def counts(self) -> dict[str, int]:
+        """The counters as run-log columns."""
+        return {
+            "pages": self.pages,
+            "rows_received": self.rows,
+            "rows_inserted": self.inserted,
+            "rows_updated": self.updated,
+            "rows_missing": self.missing,
+            "rows_confirmed": self.confirmed,
+            "rows_quarantined": self.quarantined,
+        }
+
 
 @dataclass
 class RunSummary:
@@ -78,8 +122,8 @@ class RunSummary:
 
     run_id: int
     practice: str
-    mode: str
-    outcome: str
+    mode: RunMode
+    outcome: RunOutcome
     progress: Progress
     requests: int = 0
     throttled: int = 0
@@ -94,327 +138,336 @@ class SyncInterrupted(Exception):  # noqa: N818 - an outcome, not a failure
     """The run stopped early on request (SIGINT/SIGTERM) after committing its last page."""
 
 
-class SyncEngine:
+class ResourceSync:
     """Syncs one resource of one practice from a :class:`Client` into the store."""
 
     def __init__(
         self,
-        engine: Engine,
+        store: Engine,
         client: Client,
         practice: str,
         *,
         resource: Resource = PATIENTS,
         overlap: timedelta = DEFAULT_OVERLAP,
-        reconcile_every: int = DEFAULT_RECONCILE_EVERY,
+        reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
         on_progress: Callable[[Progress], None] | None = None,
         stop: threading.Event | None = None,
+        outage_waits: Sequence[float] = DEFAULT_OUTAGE_WAITS,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.client = client
         self.practice = practice
         self.resource = resource
-        self.overlap = overlap
+        self.overlap = check_overlap(overlap)
         self.reconcile_every = reconcile_every
         self.on_progress = on_progress
         self.stop = stop or threading.Event()
-        self.table = resource.table
-        self._key = self.table.c[resource.key]
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self.outage_waits = tuple(outage_waits)
+        self.clock = clock
+        self.states = StateRepository(store)
+        self.runlog = RunLog(store, practice, resource.name, clock=clock)
+        self.writer = RowWriter(store, practice, resource)
+        self.quarantine = Quarantine(store, practice, resource.name)
 
     # -- public -------------------------------------------------------------------------------
-    def run(self, mode: RunMode = "auto") -> RunSummary:
-        """Run once; ``auto`` picks full (first time or unfinished), reconcile (every
-        ``reconcile_every`` incremental runs) or incremental."""
-        self._close_abandoned_runs()
-        state = self._state()
-        if mode == "auto":
-            if state is None or state["cursor"] is None or state["full_offset"] is not None:
-                mode = "full" if state is None or state["full_mode"] != "reconcile" else "reconcile"
-            elif state["runs_since_reconcile"] >= self.reconcile_every:
-                mode = "reconcile"
-            else:
-                mode = "incremental"
-        elif mode == "incremental" and (state is None or state["cursor"] is None):
+    def run(self, mode: RunMode | str = RunMode.AUTO) -> RunSummary:
+        """Run once; ``auto`` finishes an unfinished pass, else picks full (first time),
+        reconcile (when the last completed pass is ``reconcile_every`` old) or incremental."""
+        self.runlog.close_abandoned()
+        state = self.states.load(self.practice, self.resource.name)
+        chosen = choose_mode(
+            RunMode(mode),
+            state,
+            last_pass=self.runlog.last_completed_pass(),
+            now=self.clock(),
+            reconcile_every=self.reconcile_every,
+            incremental=self.resource.incremental,
+        )
+        if chosen != mode and mode == RunMode.INCREMENTAL:
             log.info("%s: no cursor yet, so this run is a full sync", self.practice)
-            mode = "full"
-        run_id = self._start_run(mode)
+        run_id = self.runlog.start(chosen)
         progress = Progress(
             self.practice,
             self.resource.name,
-            mode,
-            expected_rows=self._expected_rows(mode),
+            str(chosen),
+            expected_rows=self._expected_rows(chosen),
             page_size=self.client.page_size,
             interval=self.client.rate_interval,
         )
         before = self.client.stats.as_dict()
         started = datetime.now()
-        summary = RunSummary(run_id, self.practice, mode, "running", progress)
+        summary = RunSummary(run_id, self.practice, chosen, RunOutcome.RUNNING, progress)
         try:
-            if mode == "incremental":
-                summary.cursor = self._incremental(run_id, progress)
+            self._retry_quarantined(run_id, progress)
+            if chosen == RunMode.INCREMENTAL:
+                summary.cursor = self._incremental(state, run_id, progress)
             else:
-                summary.cursor = self._full_pass(run_id, progress, mode)
-            summary.outcome = "ok"
+                summary.cursor = self._full_pass(state, run_id, progress, chosen)
+            summary.outcome = RunOutcome.OK
         except SyncInterrupted:
-            summary.outcome = "interrupted"
+            summary.outcome = RunOutcome.INTERRUPTED
         except OpenDentalError as exc:
-            summary.outcome, summary.error = "failed", str(exc)
+            summary.outcome, summary.error = RunOutcome.FAILED, str(exc)
         except SQLAlchemyError as exc:  # the store refused a page (or went away)
-            summary.outcome = "failed"
+            summary.outcome = RunOutcome.FAILED
             summary.error = (
                 f"The store could not save a page: {describe_db_error(exc)}. Nothing was "
                 "lost; the next sync retries from the last saved page."
             )
         except Exception as exc:
             # The text of an unexpected error may quote data: the run log keeps its type only.
-            summary.outcome, summary.error = "failed", f"unexpected {type(exc).__name__}"
+            summary.outcome, summary.error = RunOutcome.FAILED, f"unexpected {type(exc).__name__}"
             self._finish_run(summary, before, started)
             raise
         self._finish_run(summary, before, started)
         return summary
 
     # -- the two kinds of pass -----------------------------------------------------------------
-    def _full_pass(self, run_id: int, progress: Progress, mode: str) -> str | None:
-        state = self._state()
-        resuming = state is not None and state["full_offset"] is not None
-        if resuming and state is not None:
-            offset, pass_id, cursor = state["full_offset"], state["full_pass"], state["full_cursor"]
-            log.info("%s: resuming the %s pass at row %d", self.practice, mode, offset)
+    def _full_pass(
+        self, state: SyncState, run_id: int, progress: Progress, mode: RunMode
+    ) -> str | None:
+        current = state.unfinished
+        if current is not None:
+            log.info("%s: resuming the %s pass at row %d", self.practice, mode, current.offset)
         else:
-            offset, pass_id, cursor = 0, run_id, None
-            with self.engine.begin() as connection:
-                self._save_state(
-                    connection, full_offset=0, full_pass=pass_id, full_cursor=None, full_mode=mode
-                )
-        pages = self.resource.all_pages(self.client, offset, self._page_hook(progress))
-        for page in pages:
-            server_time = self.resource.server_time(page)
-            if cursor is None and server_time is not None:
-                cursor = server_time.strftime(API_DATETIME_FORMAT)
-            offset += len(page)
-            with self.engine.begin() as connection:
-                self._upsert(connection, page, progress, seen_pass=pass_id)
-                self._save_state(connection, full_offset=offset, full_cursor=cursor)
-                self._save_counts(connection, run_id, progress)
+            current = PassState(run_id=run_id, mode=mode)
+            state = state.with_pass(current)
+            with self.store.begin() as connection:
+                self.states.save(connection, state)
+        pager: OverlapPager[ApiModel] = OverlapPager(
+            lambda offset, limit: self._patiently(
+                lambda: self.resource.fetch_page(self.client, offset, limit)
+            ),
+            self.resource.key_of,
+            limit=self.client.page_size,
+            offset=current.offset,
+            last_key=current.last_key,
+            ordered=self.resource.ordered_by_key,
+        )
+        for page in pager:
+            first_time = current.first_page_time
+            if first_time is None and page.server_time is not None:
+                first_time = Cursor(page.server_time, self.overlap).text
+            current = PassState(
+                current.run_id, current.mode, page.offset, page.last_key, first_time
+            )
+            state = state.with_pass(current)
+            with self.store.begin() as connection:
+                self._land(connection, page, progress, seen_pass=current.run_id)
+                self.states.save(connection, state)
+                self.runlog.save_counts(connection, run_id, progress.counts())
+            progress.drifts = pager.drifts
             self._report(progress)
             if self.stop.is_set():
                 raise SyncInterrupted
-        with self.engine.begin() as connection:
-            progress.missing = self._mark_missing(connection, pass_id)
-            new_cursor = self._back_off(cursor) if cursor else None
-            self._save_state(
-                connection,
-                cursor=new_cursor,
-                full_offset=None,
-                full_pass=None,
-                full_cursor=None,
-                full_mode=None,
-                runs_since_reconcile=0,
-            )
-            self._save_counts(connection, run_id, progress)
-        with self.engine.begin() as connection:
+        self._settle_unlisted(current.run_id, run_id, progress)
+        first = Cursor.parse(current.first_page_time, self.overlap).value
+        cursor = Cursor.parse(state.cursor, self.overlap).after_pass(first)
+        done = SyncState(self.practice, self.resource.name, cursor.text, None, 0)
+        with self.store.begin() as connection:
+            self.states.save(connection, done)
+            self.runlog.save_counts(connection, run_id, progress.counts())
+        with self.store.begin() as connection:
             # fresh planner statistics after a pass that may have changed many rows
-            connection.exec_driver_sql(f"ANALYZE {self.table.name}")
+            connection.exec_driver_sql(f"ANALYZE {self.resource.table.name}")
         progress.done = True
         self._report(progress)
-        return new_cursor
+        return cursor.text
 
-    def _incremental(self, run_id: int, progress: Progress) -> str | None:
-        state = self._state()
-        if state is None or state["cursor"] is None:  # pragma: no cover - run() checked
-            raise RuntimeError("an incremental run needs a cursor")
-        since: str = state["cursor"]
-        earliest: datetime | None = None
-        for page in self.resource.changed_pages(self.client, since, self._page_hook(progress)):
-            server_time = self.resource.server_time(page)
-            if server_time is not None and (earliest is None or server_time < earliest):
-                earliest = server_time
-            with self.engine.begin() as connection:
-                self._upsert(connection, page, progress, seen_pass=None)
-                self._save_counts(connection, run_id, progress)
+    def _incremental(self, state: SyncState, run_id: int, progress: Progress) -> str | None:
+        fetch_changed = self.resource.fetch_changed
+        since = state.cursor
+        if fetch_changed is None or since is None:  # pragma: no cover - choose_mode checked
+            raise RuntimeError("an incremental run needs a change filter and a cursor")
+        pager: OverlapPager[ApiModel] = OverlapPager(
+            lambda offset, limit: self._patiently(
+                lambda: fetch_changed(self.client, since, offset, limit)
+            ),
+            self.resource.key_of,
+            limit=self.client.page_size,
+            ordered=self.resource.ordered_by_key,
+        )
+        first: datetime | None = None
+        for page in pager:
+            if first is None:
+                first = page.server_time
+            with self.store.begin() as connection:
+                self._land(connection, page, progress, seen_pass=None)
+                self.runlog.save_counts(connection, run_id, progress.counts())
+            progress.drifts = pager.drifts
             self._report(progress)
             if self.stop.is_set():
                 raise SyncInterrupted
-        cursor = since
-        if earliest is not None:
-            cursor = max(since, self._back_off(earliest.strftime(API_DATETIME_FORMAT)))
-        with self.engine.begin() as connection:
-            self._save_state(
-                connection,
-                cursor=cursor,
-                runs_since_reconcile=(state["runs_since_reconcile"] or 0) + 1,
-            )
+        cursor = Cursor.parse(since, self.overlap).after_pass(first)
+        done = SyncState(
+            self.practice,
+            self.resource.name,
+            cursor.text,
+            None,
+            state.runs_since_reconcile + 1,
+        )
+        with self.store.begin() as connection:
+            self.states.save(connection, done)
         progress.done = True
         self._report(progress)
-        return cursor
+        return cursor.text
 
-    # -- rows ---------------------------------------------------------------------------------
-    def _upsert(
+    # -- rows -----------------------------------------------------------------------------------
+    def _land(
         self,
         connection: Connection,
-        page: Sequence[ApiModel],
+        page: PassPage[ApiModel],
         progress: Progress,
+        *,
         seen_pass: int | None,
     ) -> None:
-        rows: dict[Any, Row] = {}
-        for model in page:
-            row = self.resource.to_row(model)
-            rows[row[self.resource.key]] = row  # a repeat within a page: keep the last
+        """Write a page's good rows, hold its bad ones; inside the page's transaction."""
+        now = self.clock()
+        written = self.writer.upsert(connection, page.items, now, seen_pass=seen_pass)
         progress.pages += 1
-        progress.rows += len(page)
-        if not rows:
+        progress.rows += len(page.items) + len(page.rejected)
+        progress.inserted += written.inserted
+        progress.updated += written.updated
+        good = [self.resource.key_of(item) for item in page.items]
+        self.quarantine.release(connection, good)
+        if page.rejected:
+            progress.quarantined += len(page.rejected)
+            self.quarantine.hold(connection, page.rejected, now)
+            held = [r.key for r in page.rejected if r.key is not None]
+            if seen_pass is not None:
+                self.writer.mark_seen(connection, held, seen_pass)  # listed: not deleted
+
+    def _settle_unlisted(self, pass_id: int, run_id: int, progress: Progress) -> None:
+        """Rows the completed pass did not list: as the resource's deletion rule says."""
+        rule = self.resource.deletions
+        if rule is Deletions.IGNORE:
             return
-        table, key = self.table, self._key
-        existing = {
-            found[0]: (found[1], found[2])
-            for found in connection.execute(
-                select(key, table.c.row_hash, table.c.missing_since).where(
-                    table.c.practice == self.practice, key.in_(list(rows))
-                )
-            )
-        }
-        now = utcnow()
-        writes: list[Row] = []
-        for pk, row in rows.items():
-            known = existing.get(pk)
-            if known is not None and known[0] == row["row_hash"] and known[1] is None:
-                continue
-            if known is None:
-                progress.inserted += 1
-            else:
-                progress.updated += 1
-            writes.append(
-                {
-                    **row,
-                    "practice": self.practice,
-                    "first_seen_at": now,
-                    "last_synced_at": now,
-                    "missing_since": None,
-                    "seen_pass": seen_pass,
-                }
-            )
-        if writes:
-            statement = self._insert(table)
-            changing = {
-                c.name: statement.excluded[c.name]
-                for c in table.columns
-                if c.name not in ("practice", self.resource.key, "first_seen_at")
-            }
-            if seen_pass is None:
-                changing.pop("seen_pass")
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c.practice, key], set_=changing
-                ),
-                writes,
-            )
-        if seen_pass is not None:
-            connection.execute(
-                update(table)
-                .where(table.c.practice == self.practice, key.in_(list(rows)))
-                .values(seen_pass=seen_pass)
-            )
-
-    def _mark_missing(self, connection: Connection, pass_id: int) -> int:
-        """Rows the completed pass did not return: set ``missing_since`` (kept, not deleted)."""
-        table = self.table
-        result = connection.execute(
-            update(table)
-            .where(
-                table.c.practice == self.practice,
-                table.c.missing_since.is_(None),
-                (table.c.seen_pass.is_(None)) | (table.c.seen_pass != pass_id),
-            )
-            .values(missing_since=utcnow())
+        with self.store.connect() as connection:
+            keys = self.writer.unlisted(connection, pass_id)
+        if not keys:
+            return
+        log.info(
+            "%s: %d %s not listed by this pass; %s",
+            self.practice,
+            len(keys),
+            self.resource.name,
+            "asking for each" if rule is Deletions.CONFIRM else "marking them missing",
         )
-        if result.rowcount:
+        if rule is Deletions.MARK_MISSING:
+            with self.store.begin() as connection:
+                progress.missing += self.writer.mark_missing(connection, keys, self.clock())
+                self.runlog.save_counts(connection, run_id, progress.counts())
+            return
+        fetch_one = self.resource.fetch_one
+        if fetch_one is None:  # pragma: no cover - Resource checks it
+            raise RuntimeError("confirming deletions needs fetch_one")
+        for key in keys:
+            if self.stop.is_set():
+                raise SyncInterrupted
+            self._confirm(key, fetch_one, pass_id, run_id, progress)
+        if progress.missing or progress.confirmed:
             log.warning(
-                "%s: %d %s no longer returned by the source; marked missing",
+                "%s: %d %s no longer listed: %d still there (stored as they are now, e.g. "
+                "Deleted), %d gone (marked missing)",
                 self.practice,
-                result.rowcount,
+                progress.missing + progress.confirmed,
                 self.resource.name,
+                progress.confirmed,
+                progress.missing,
             )
-        return int(result.rowcount or 0)
 
-    # -- state, run log -----------------------------------------------------------------------
-    def _state(self) -> dict[str, Any] | None:
-        with self.engine.connect() as connection:
-            found = (
-                connection.execute(
-                    select(sync_state).where(
-                        sync_state.c.practice == self.practice,
-                        sync_state.c.resource == self.resource.name,
-                    )
+    def _confirm(
+        self,
+        key: int,
+        fetch_one: Callable[[Client, int], ApiModel | None],
+        pass_id: int,
+        run_id: int,
+        progress: Progress,
+    ) -> None:
+        now = self.clock()
+        try:
+            model = self._patiently(lambda: fetch_one(self.client, key))
+        except ResponseFormatError as exc:
+            with self.store.begin() as connection:
+                rejected = RejectedRow(-1, key, exc.field, exc.problem)
+                progress.quarantined += self.quarantine.hold(connection, [rejected], now)
+                self.writer.mark_seen(connection, [key], pass_id)  # there: not deleted
+                self.runlog.save_counts(connection, run_id, progress.counts())
+            return
+        with self.store.begin() as connection:
+            if model is None:
+                progress.missing += self.writer.mark_missing(connection, [key], now)
+                self.quarantine.release(connection, [key])
+            else:
+                written = self.writer.upsert(connection, [model], now, seen_pass=pass_id)
+                progress.updated += written.updated
+                progress.confirmed += 1
+            self.runlog.save_counts(connection, run_id, progress.counts())
+        self._report(progress)
+
+    def _retry_quarantined(self, run_id: int, progress: Progress) -> None:
+        """Ask again for rows held in quarantine; release those that now validate."""
+        fetch_one = self.resource.fetch_one
+        if fetch_one is None:
+            return  # retried when they are listed again
+        for key in self.quarantine.keys(QUARANTINE_RETRIES_PER_RUN):
+            if self.stop.is_set():
+                raise SyncInterrupted
+            now = self.clock()
+            try:
+                model = self._patiently(lambda key=key: fetch_one(self.client, key))  # type: ignore[misc]
+            except ResponseFormatError:
+                with self.store.begin() as connection:
+                    self.quarantine.touch(connection, key, now)
+                continue
+            with self.store.begin() as connection:
+                if model is not None:
+                    written = self.writer.upsert(connection, [model], now, seen_pass=None)
+                    progress.inserted += written.inserted
+                    progress.updated += written.updated
+                self.quarantine.release(connection, [key])
+                progress.released += 1
+                self.runlog.save_counts(connection, run_id, progress.counts())
+        if progress.released:
+            log.info("%s: %d rows left quarantine", self.practice, progress.released)
+
+    # -- waiting out the office -----------------------------------------------------------------
+    def _patiently(self, call: Callable[[], T]) -> T:
+        """``call()``, waiting out trouble at the office (eConnector, network) with long
+        pauses; the last error is raised when it lasts longer than ``outage_waits``."""
+        waits = iter(self.outage_waits)
+        while True:
+            try:
+                return call()
+            except OpenDentalError as exc:
+                if not exc.office_outage:
+                    raise
+                wait = next(waits, None)
+                if wait is None:
+                    raise
+                log.warning(
+                    "%s: %s Waiting %.0f s before asking again (Ctrl-C stops). %s",
+                    self.practice,
+                    exc.summary,
+                    wait,
+                    exc.hint,
                 )
-                .mappings()
-                .first()
-            )
-        return dict(found) if found else None
+                if self.stop.wait(wait):
+                    raise SyncInterrupted from None
 
-    def _save_state(self, connection: Connection, **values: Any) -> None:
-        values["updated_at"] = utcnow()
-        statement = self._insert(sync_state).values(
-            practice=self.practice,
-            resource=self.resource.name,
-            **{"runs_since_reconcile": 0, **values},
-        )
-        connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[sync_state.c.practice, sync_state.c.resource], set_=values
-            )
-        )
-
-    def _back_off(self, server_time: str) -> str:
-        moment = datetime.strptime(server_time, API_DATETIME_FORMAT) - self.overlap
-        return moment.strftime(API_DATETIME_FORMAT)
-
-    def _expected_rows(self, mode: str) -> int | None:
-        if mode == "incremental":
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _expected_rows(self, mode: RunMode) -> int | None:
+        if mode == RunMode.INCREMENTAL:
             return None
-        with self.engine.connect() as connection:
+        table = self.resource.table
+        with self.store.connect() as connection:
             count = connection.execute(
                 select(func.count()).where(
-                    self.table.c.practice == self.practice, self.table.c.missing_since.is_(None)
+                    table.c.practice == self.practice, table.c.missing_since.is_(None)
                 )
             ).scalar_one()
         return int(count) or None
-
-    def _start_run(self, mode: str) -> int:
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                sync_runs.insert().values(
-                    practice=self.practice,
-                    resource=self.resource.name,
-                    mode=mode,
-                    started_at=utcnow(),
-                    outcome="running",
-                    pages=0,
-                    rows_received=0,
-                    rows_inserted=0,
-                    rows_updated=0,
-                    rows_missing=0,
-                    requests=0,
-                    throttled=0,
-                    retries=0,
-                )
-            )
-            key = result.inserted_primary_key
-            if key is None:  # pragma: no cover
-                raise RuntimeError("the run log did not return an id")
-            return int(key[0])
-
-    def _save_counts(self, connection: Connection, run_id: int, progress: Progress) -> None:
-        connection.execute(
-            update(sync_runs)
-            .where(sync_runs.c.id == run_id)
-            .values(
-                pages=progress.pages,
-                rows_received=progress.rows,
-                rows_inserted=progress.inserted,
-                rows_updated=progress.updated,
-                rows_missing=progress.missing,
-            )
-        )
 
     def _finish_run(self, summary: RunSummary, before: dict[str, Any], started: datetime) -> None:
         after = self.client.stats.as_dict()
@@ -422,58 +475,35 @@ class SyncEngine:
         summary.throttled = int(after.get("throttled", 0) - before.get("throttled", 0))
         summary.retries = int(after.get("retries", 0) - before.get("retries", 0))
         summary.seconds = (datetime.now() - started).total_seconds()
-        with self.engine.begin() as connection:
-            self._save_counts(connection, summary.run_id, summary.progress)
-            connection.execute(
-                update(sync_runs)
-                .where(sync_runs.c.id == summary.run_id)
-                .values(
-                    finished_at=utcnow(),
-                    requests=summary.requests,
-                    throttled=summary.throttled,
-                    retries=summary.retries,
-                    outcome=summary.outcome,
-                    error=summary.error,
-                )
-            )
+        p = summary.progress
+        self.runlog.finish(
+            summary.run_id,
+            summary.outcome,
+            counts=p.counts(),
+            requests=summary.requests,
+            throttled=summary.throttled,
+            retries=summary.retries,
+            error=summary.error,
+        )
         log.info(
-            "%s %s %s: %s, %d pages, %d rows (%d new, %d changed, %d missing), "
-            "%d requests, %d throttled, %d retries, %.1f s",
+            "%s %s %s: %s, %d pages, %d rows (%d new, %d changed, %d gone, %d confirmed, "
+            "%d quarantined), %d requests, %d throttled, %d retries, %.1f s",
             self.practice,
             self.resource.name,
             summary.mode,
             summary.outcome,
-            summary.progress.pages,
-            summary.progress.rows,
-            summary.progress.inserted,
-            summary.progress.updated,
-            summary.progress.missing,
+            p.pages,
+            p.rows,
+            p.inserted,
+            p.updated,
+            p.missing,
+            p.confirmed,
+            p.quarantined,
             summary.requests,
             summary.throttled,
             summary.retries,
             summary.seconds,
         )
-
-    def _close_abandoned_runs(self) -> None:
-        """Runs left 'running' by a killed process are marked 'interrupted'."""
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(sync_runs)
-                .where(
-                    and_(
-                        sync_runs.c.practice == self.practice,
-                        sync_runs.c.resource == self.resource.name,
-                        sync_runs.c.outcome == "running",
-                    )
-                )
-                .values(outcome="interrupted", error="the process stopped during the run")
-            )
-
-    def _page_hook(self, progress: Progress) -> Callable[[PageInfo], None]:
-        def hook(info: PageInfo) -> None:  # counts come from _upsert; nothing to do per request
-            return None
-
-        return hook
 
     def _report(self, progress: Progress) -> None:
         if self.on_progress is not None:

@@ -18,9 +18,9 @@ from odbridge.sync.engine import (
     DEFAULT_OVERLAP,
     DEFAULT_RECONCILE_EVERY,
     Progress,
+    ResourceSync,
     RunMode,
     RunSummary,
-    SyncEngine,
 )
 
 log = logging.getLogger("odbridge.sync")
@@ -29,19 +29,19 @@ ProgressCallback = Callable[[Progress], None]
 
 
 def sync_practice(
-    engine: Engine,
+    store: Engine,
     profile: PracticeProfile,
     *,
-    mode: RunMode = "auto",
+    mode: RunMode | str = RunMode.AUTO,
     stop: threading.Event | None = None,
     on_progress: ProgressCallback | None = None,
     overlap: timedelta = DEFAULT_OVERLAP,
-    reconcile_every: int = DEFAULT_RECONCILE_EVERY,
+    reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
 ) -> RunSummary:
     """One run for one practice, with its own client (and so its own key's pacing)."""
     with Client(profile=profile) as client:
-        sync = SyncEngine(
-            engine,
+        sync = ResourceSync(
+            store,
             client,
             profile.name,
             overlap=overlap,
@@ -53,17 +53,17 @@ def sync_practice(
 
 
 def sync_practices(
-    engine: Engine,
+    store: Engine,
     profiles: Sequence[PracticeProfile],
     **options: object,
 ) -> list[RunSummary]:
     """Sync several practices at once; each is paced by its own key, so N practices take
     about as long as the largest one."""
     if len(profiles) == 1:
-        return [sync_practice(engine, profiles[0], **options)]  # type: ignore[arg-type]
+        return [sync_practice(store, profiles[0], **options)]  # type: ignore[arg-type]
     with ThreadPoolExecutor(max_workers=len(profiles), thread_name_prefix="sync") as pool:
         futures = [
-            pool.submit(sync_practice, engine, profile, **options)  # type: ignore[arg-type]
+            pool.submit(sync_practice, store, profile, **options)  # type: ignore[arg-type]
             for profile in profiles
         ]
         return [future.result() for future in futures]
