@@ -101,9 +101,7 @@ def test_updates_made_while_a_sync_runs_are_caught_by_the_next(
 def test_practice_events_merge_delete_new_member(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
-    # sim: 21.3 until sync handles deletions (/work/coord/notes-sim.md): from 21.4 Simple
-    # no longer returns Deleted patients.
-    sim = simulator_factory(patients=300, od_version="21.3")
+    sim = simulator_factory(patients=300)
     with client_for(sim) as client:
         sync = ResourceSync(store, client, "main")
         sync.run()

@@ -228,7 +228,6 @@ def test_several_practices_under_every_fault_converge_exactly(
             seed=practice.seed,
             rate_interval=practice.server_interval,
             throttle="reject",
-            od_version="21.3",  # sim: until sync handles deletions (/work/coord/notes-sim.md)
         )
         sim.set_faults({**FAULTS, "seed": practice.seed})
         sources.append(Source(practice, sim, random.Random(rng.random())))
