@@ -207,7 +207,7 @@ class LoginEndpoints:
         return JSONResponse(
             {
                 "token": token,
-                "token_type": "Bearer",
+                "token_type": "Bearer",  # nosec B105 - the OAuth token type, not a secret
                 "expires_in": int(TOKEN_LIFETIME.total_seconds()),
             }
         )
