@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import Engine, select
 
@@ -64,6 +65,32 @@ def test_a_full_sync_while_patients_vanish_stores_every_live_patient(
     stored = store_rows(store, "main")
     assert {k: stored.get(k) for k in live} == live  # no live patient skipped
     assert not missing_keys(store) & set(live)  # and none marked missing
+
+
+def test_patients_deleted_mid_pass_skip_no_one_and_end_as_deleted(
+    simulator_factory: SimulatorFactory, store: Engine
+) -> None:
+    """Open Dental's own behaviour: a Deleted patient leaves Simple, every later row moves
+    up one place. The simulator deletes the lowest live PatNums (rows already read)."""
+    sim = simulator_factory(patients=800)
+    for after in (2, 4, 6):
+        sim.event("delete-later", {"after_requests": after, "count": 4})
+    with client_for(sim) as client:
+        sync = ResourceSync(store, client, "main")
+        summary = sync.run()
+        scheduled = httpx.get(f"{sim.root_url}/_simulator/events/delete-later").json()
+        deleted = {n for item in scheduled for n in item["deleted"]}
+        assert len(deleted) == 12
+        assert summary.progress.drifts >= 1
+        live = {r["PatNum"] for r in sim.live_patients()}
+        stored = store_rows(store, "main")
+        assert live <= set(stored)  # every live patient stored
+        assert not missing_keys(store)
+        reconcile = sync.run(RunMode.RECONCILE)
+    assert reconcile.progress.confirmed == 12
+    rows = store_rows(store, "main")
+    assert {rows[n]["pat_status"] for n in deleted} == {"Deleted"}
+    assert rows == source_rows(sim)
 
 
 def test_deletions_between_syncs_end_as_deleted_after_the_reconcile(
