@@ -26,6 +26,7 @@ from odbridge.api.errors import (
 from odbridge.api.models import Patient, PatientSummary, PatStatus
 from odbridge.api.retry import RetryPolicy
 from odbridge.config import ConfigError, PracticeProfile
+from odbridge.errors import OdbridgeError
 
 __all__ = [
     "AuthenticationError",
@@ -35,6 +36,7 @@ __all__ = [
     "ConnectionFailedError",
     "EConnectorError",
     "NotFoundError",
+    "OdbridgeError",
     "OpenDentalError",
     "PatStatus",
     "Patient",

@@ -45,6 +45,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from odbridge.errors import OdbridgeError
 from odbridge.private_files import path_findings
 
 __all__ = [
@@ -66,7 +67,7 @@ ENV_PREFIX = "ODBRIDGE_"
 DEFAULT_PRACTICE = "default"
 
 
-class ConfigError(ValueError):
+class ConfigError(OdbridgeError, ValueError):
     """The settings are missing or invalid; ``hint`` says how to fix them."""
 
     def __init__(self, message: str, hint: str = "") -> None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from odbridge.errors import OdbridgeError
+
 __all__ = [
     "GROUP_OTHER_READ",
     "GROUP_OTHER_WRITE",
@@ -185,7 +187,7 @@ def make_private(path: Path, info: os.stat_result | None = None) -> bool:
     return True
 
 
-class NotPrivateError(Exception):
+class NotPrivateError(OdbridgeError):
     """A file that must be its owner's alone is not, and odbridge cannot fix it; the message
     says what is wrong and the command that fixes it."""
 

@@ -50,7 +50,10 @@ def test_demo_syncs_a_practice_and_serves_a_working_dashboard(tmp_path: Path) ->
             assert line, "".join(lines)  # the demo ended early
             lines.append(line)
         output = "".join(lines)
-        assert "full sync ok: 400 patients" in output
+        synced = re.search(r"full sync ok: (\d+) patients", output)
+        assert synced is not None, output
+        # the simulated front desk is already at work: it may delete a patient or two
+        assert 390 <= int(synced.group(1)) <= 400
         password = re.search(r"password (\S+)", output)
         assert password is not None
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:

@@ -6,20 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from odbridge.cli.export import export_command, views_command
+from odbridge.cli import app
 from odbridge.store.audit import entries
 from odbridge.store.db import create_store_engine
 from odbridge.store.views import VIEWS
 from tests.integration.test_export_support import prepare_store, read_csv
 
 pytestmark = pytest.mark.integration
-
-app = typer.Typer()
-app.command("export")(export_command)
-app.command("views")(views_command)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from odbridge.errors import OdbridgeError
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
@@ -42,7 +44,7 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 
 
-class OpenDentalError(Exception):
+class OpenDentalError(OdbridgeError):
     """Base class of every error the Open Dental API client raises."""
 
     summary: ClassVar[str] = "The Open Dental API request failed."

@@ -1,19 +1,22 @@
 """The ``odbridge`` command line: wires the library's parts together; holds no logic of its own.
 
 One module per command group; :mod:`odbridge.cli.common` holds what they share (the shared
-options, the one error printer, the store and practice loaders). Nothing outside this package
-imports it.
+options, the one error printer, the store and practice loaders). Commands let odbridge's
+errors (:class:`~odbridge.errors.OdbridgeError`) through: the group prints them. Nothing
+outside this package imports it.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from odbridge._version import __version__
 from odbridge.cli import config, patients, user
 from odbridge.cli.check import check_command
+from odbridge.cli.common import exit_code_for, fail
 from odbridge.cli.demo import demo_command
 from odbridge.cli.export import export_command, views_command
 from odbridge.cli.mcp import mcp_command
@@ -21,8 +24,22 @@ from odbridge.cli.serve import serve_command
 from odbridge.cli.simulate import simulate_command
 from odbridge.cli.status import status_command
 from odbridge.cli.sync import sync_command
+from odbridge.errors import OdbridgeError
+
+
+class _Commands(TyperGroup):
+    """The command group; every OdbridgeError a command lets through is caught here, once:
+    its message printed plainly, exit 2 (bad input or configuration) or 1 (the API failed)."""
+
+    def invoke(self, ctx: Any) -> Any:  # click.Context (vendored by newer Typer)
+        try:
+            return super().invoke(ctx)
+        except OdbridgeError as exc:
+            raise fail(str(exc), code=exit_code_for(exc)) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="odbridge",
     help="Read patient data out of Open Dental into a local database, a dashboard and exports.",
     no_args_is_help=True,

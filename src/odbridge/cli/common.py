@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from odbridge.config import PracticeProfile
+    from odbridge.errors import OdbridgeError
 
 console = Console(stderr=True)
 """Standard error: progress, outcomes, warnings and errors (stdout may carry data)."""
@@ -60,6 +61,13 @@ def fail(message: str, *, code: int = 2) -> typer.Exit:
     return typer.Exit(code=code)
 
 
+def exit_code_for(error: OdbridgeError) -> int:
+    """1 when Open Dental's API failed; 2 for bad input or configuration."""
+    from odbridge.api.errors import OpenDentalError
+
+    return 1 if isinstance(error, OpenDentalError) else 2
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Log lines on standard error; httpx's one line per request is left out."""
     logging.basicConfig(
@@ -74,12 +82,9 @@ def setup_logging(level: str = "INFO") -> None:
 # -- the store and the practice settings ----------------------------------------------------
 def open_store(db: str | None) -> Engine:
     """The store at ``db`` (default: the configured one), or exit 2 with the reason."""
-    from odbridge.store.db import StoreError, create_store_engine
+    from odbridge.store.db import create_store_engine
 
-    try:
-        return create_store_engine(db)
-    except StoreError as exc:
-        raise fail(str(exc)) from None
+    return create_store_engine(db)
 
 
 def load_profile(
@@ -90,14 +95,11 @@ def load_profile(
     keys: bool = False,
 ) -> PracticeProfile:
     """The practice's settings; with ``keys``, both keys must be set (else exit 2)."""
-    from odbridge.config import ConfigError, resolve_profile
+    from odbridge.config import resolve_profile
 
-    try:
-        profile = resolve_profile(practice, base_url=base_url, mode=mode)
-        if keys:
-            profile.require_keys()
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+    profile = resolve_profile(practice, base_url=base_url, mode=mode)
+    if keys:
+        profile.require_keys()
     return profile
 
 
@@ -105,15 +107,12 @@ def load_profiles(practice: str | None, all_practices: bool) -> list[PracticePro
     """One practice (with its keys), or with ``all_practices`` every one in the config file."""
     from odbridge.config import ConfigError, load_settings, resolve_profile
 
-    try:
-        if all_practices:
-            names = sorted(load_settings().practices)
-            if not names:
-                raise ConfigError(
-                    "--all needs practices in the config file.",
-                    "Add [practices.NAME] tables to it (see `odbridge config show`).",
-                )
-            return [resolve_profile(name) for name in names]
-    except ConfigError as exc:
-        raise fail(str(exc)) from None
+    if all_practices:
+        names = sorted(load_settings().practices)
+        if not names:
+            raise ConfigError(
+                "--all needs practices in the config file.",
+                "Add [practices.NAME] tables to it (see `odbridge config show`).",
+            )
+        return [resolve_profile(name) for name in names]
     return [load_profile(practice, keys=True)]

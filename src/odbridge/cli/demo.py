@@ -41,14 +41,11 @@ def demo_command(
     simulator_port: Annotated[int, typer.Option(help="Simulator port.")] = 8780,
 ) -> None:
     """See odbridge work, no practice needed: simulator → sync → dashboard, one command."""
-    from odbridge.store.db import StoreError
 
     setup_logging("WARNING")
     options = DemoOptions(patients=patients, dashboard_port=port, simulator_port=simulator_port)
     try:
         run_demo(options, out())
-    except StoreError as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"Cannot start the demo: {exc.strerror or exc}. Is the port in use?") from None
 

@@ -132,10 +132,7 @@ def export_command(
     if out is None:
         raise fail("Give the file to write with --out (or --out - for standard output).")
     since = _parse_since(changed_since)
-    try:
-        fmt = format_ or format_for(out)
-    except ExportError as exc:
-        raise fail(str(exc)) from None
+    fmt = format_ or format_for(out)
     if table != "patients":
         _export_visits(
             db,
@@ -167,8 +164,6 @@ def export_command(
             guard_formulas=not allow_formulas,
             key_file=key_file,
         )
-    except ExportError as exc:
-        raise fail(str(exc)) from None
     finally:
         engine.dispose()
     where = "standard output" if result.path is None else str(result.path)
@@ -224,8 +219,6 @@ def _export_visits(
                 include_missing=include_missing,
                 key_file=key_file,
             )
-    except ExportError as exc:
-        raise fail(str(exc)) from None
     finally:
         engine.dispose()
     where = "standard output" if result.path is None else str(result.path)

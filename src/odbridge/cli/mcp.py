@@ -41,9 +41,7 @@ def mcp_command(
     if not http and not user:
         raise fail("Name the user the assistant acts for: --user NAME (or serve --http).")
     from odbridge.dashboard.security import is_loopback
-    from odbridge.export.errors import ExportError
-    from odbridge.store.db import StoreError
-    from odbridge.store.users import UserError, list_users
+    from odbridge.store.users import list_users
 
     if http and not is_loopback(host):
         raise fail("--http listens on this machine only (127.0.0.1, ::1 or localhost).")
@@ -62,7 +60,5 @@ def mcp_command(
         else:
             assert user is not None  # noqa: S101  # nosec B101 - checked above
             run_stdio(env, user)
-    except (StoreError, UserError, ExportError) as exc:
-        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         pass

@@ -60,18 +60,14 @@ def patients_get(
 ) -> None:
     """One patient's full record."""
     from odbridge.api.client import Client
-    from odbridge.api.errors import OpenDentalError
 
     setup_logging("WARNING")
     if output not in ("table", "json"):
         raise fail("--format must be table or json")
     profile = load_profile(practice, base_url, mode, keys=True)
     open_store(None)  # the audit log must be writable before patient data is shown
-    try:
-        with Client(profile=profile) as client:
-            patient = client.patients.get(pat_num)
-    except OpenDentalError as exc:
-        raise fail(str(exc), code=1) from None
+    with Client(profile=profile) as client:
+        patient = client.patients.get(pat_num)
     _audit_view("cli patients get", 1, profile.name)
     record = patient.to_api_dict()
     if output == "json":
@@ -110,7 +106,6 @@ def patients_list(
 ) -> None:
     """Patients from GET /patients/Simple: one page, or every page with --all (streamed)."""
     from odbridge.api.client import Client
-    from odbridge.api.errors import OpenDentalError
 
     setup_logging("WARNING")
     if output not in FORMATS:
@@ -143,10 +138,8 @@ def patients_list(
                 for patient in client.patients.list(**filters):  # type: ignore[arg-type]
                     writer.write(patient.to_api_dict())
                     count += 1
-    except OpenDentalError as exc:
+    finally:
         writer.close()
-        raise fail(str(exc), code=1) from None
-    writer.close()
     _audit_view("cli patients list", count, profile.name)
     console.print(f"{count} patient(s).")
 

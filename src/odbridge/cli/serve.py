@@ -20,7 +20,6 @@ def serve_command(
 ) -> None:
     """Serve the practice dashboard (login required) from the local store."""
     from odbridge.dashboard.server import load_secret_key, serve
-    from odbridge.private_files import NotPrivateError
     from odbridge.store.users import list_users
 
     setup_logging()
@@ -29,10 +28,7 @@ def serve_command(
     engine = open_store(db)
     if not list_users(engine):
         raise fail("No dashboard users yet: create one with `odbridge user add NAME --role admin`.")
-    try:
-        secret_key = load_secret_key()  # kept in a 0600 file: sessions survive a restart
-    except NotPrivateError as exc:
-        raise fail(str(exc)) from None
+    secret_key = load_secret_key()  # kept in a 0600 file: sessions survive a restart
     console.print(f"Dashboard at http://{host}:{port}/ (Ctrl-C stops it)")
     serve(
         engine,

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from odbridge.cli.common import DbOption, console, fail, open_store, out
+from odbridge.cli.common import DbOption, console, open_store, out
 
 app = typer.Typer(help="Dashboard logins.", no_args_is_help=True)
 
@@ -24,17 +24,14 @@ def user_add(
     db: DbOption = None,
 ) -> None:
     """Create a dashboard login; the password is asked for (hidden) or read from stdin."""
-    from odbridge.store.users import UserError, add_user
+    from odbridge.store.users import add_user
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     engine = open_store(db)
-    try:
-        user = add_user(engine, username, password, role=role)
-    except UserError as exc:
-        raise fail(str(exc)) from None
+    user = add_user(engine, username, password, role=role)
     console.print(escape(f"User '{user.username}' ({user.role}) created."))
 
 

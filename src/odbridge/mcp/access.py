@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 
 from odbridge.dashboard import queries
 from odbridge.dashboard.queries import Practices
+from odbridge.errors import OdbridgeError
 from odbridge.store import audit
 from odbridge.store.schema import users
 from odbridge.store.users import User, UserError, load_user, normalize_username
@@ -24,7 +25,7 @@ AUDIT_PREFIX = "mcp:"
 MAX_AUDITED_PAT_NUMS = 200
 
 
-class AccessError(Exception):
+class AccessError(OdbridgeError):
     """The caller may not have this; the message is safe to show to the assistant."""
 
 

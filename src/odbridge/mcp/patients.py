@@ -13,6 +13,7 @@ from datetime import date
 
 from odbridge.dashboard import queries
 from odbridge.dashboard.queries import Practices
+from odbridge.errors import OdbridgeError
 from odbridge.export.columns import EXPORTABLE_COLUMNS
 from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
 from odbridge.mcp.common import Row, ToolEnv, paging, plain_row
@@ -27,7 +28,7 @@ DETAIL_COLUMNS = tuple(c for c in EXPORTABLE_COLUMNS if c not in NEVER_SHOWN)
 MAX_FAMILY = 50
 
 
-class NotFoundError(LookupError):
+class NotFoundError(OdbridgeError, LookupError):
     """Nothing matches; the message says what was looked for (no patient data)."""
 
 

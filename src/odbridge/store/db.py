@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 
+from odbridge.errors import OdbridgeError
 from odbridge.private_files import path_findings
 from odbridge.store import schema_visits
 from odbridge.store.schema import SCHEMA_VERSION, metadata, schema_version
@@ -59,7 +60,7 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _add_visit_tables, 3: _sync_v
 """version → function(connection) that upgrades a store from ``version - 1``."""
 
 
-class StoreError(Exception):
+class StoreError(OdbridgeError):
     """The store cannot be opened or used; the message says why and what to do."""
 
 

@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
+from odbridge.errors import OdbridgeError
 from odbridge.store.schema import users
 
 Role = Literal["admin", "viewer"]
@@ -32,7 +33,7 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("odbridge-no-such-user")
 
 
-class UserError(ValueError):
+class UserError(OdbridgeError, ValueError):
     """A user cannot be added or changed; the message says why."""
 
 
