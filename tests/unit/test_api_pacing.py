@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-import time
 
 import pytest
 from pydantic import SecretStr
@@ -81,27 +80,28 @@ def test_negative_interval_is_refused() -> None:
 
 
 def test_threads_share_the_budget_and_starts_never_crowd() -> None:
+    """20 starts reserved at once from 4 threads take 20 distinct slots, one interval apart
+    (the clock stands still: what is checked is the reservation, not the scheduler)."""
     interval = 0.02
-    pacer = Pacer(interval, margin=0.0)
-    starts: list[float] = []
+    pacer = Pacer(interval, margin=0.0, clock=lambda: 100.0, sleep=lambda _: None)
+    slots: list[float] = []
     lock = threading.Lock()
+    ready = threading.Barrier(4)
 
     def worker() -> None:
+        ready.wait()
         for _ in range(5):
-            pacer.acquire()
+            slot = 100.0 + pacer.acquire()
             with lock:
-                starts.append(time.monotonic())
+                slots.append(slot)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    starts.sort()
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert len(starts) == 20
-    assert min(gaps) >= interval - 0.005  # scheduler jitter only
-    assert starts[-1] - starts[0] >= 19 * interval - 0.005
+    assert sorted(slots) == pytest.approx([100.0 + i * interval for i in range(20)])
+    assert pacer.waited == pytest.approx(sum(i * interval for i in range(20)))
 
 
 def test_429_holds_starts_for_retry_after_and_widens(caplog: pytest.LogCaptureFixture) -> None:
