@@ -32,6 +32,13 @@ from odbridge.simulator.practice import Practice
 from odbridge.simulator.settings import SimulatorSettings
 from odbridge.simulator.state import OFFICE_SCOPE_KEY, Office, SimulatorState
 from odbridge.simulator.throttle import Throttle
+from odbridge.simulator.visits_control import (
+    VISIT_ROUTES,
+    VisitsByOffice,
+    attach_visits,
+    front_desk_tick,
+    warm_visits,
+)
 
 log = logging.getLogger("odbridge.simulator")
 
@@ -286,8 +293,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = None
+        warm_visits(app.state.visits)
         if settings.changes_per_minute > 0:
-            task = asyncio.create_task(_change_traffic(state))
+            task = asyncio.create_task(_change_traffic(state, app.state.visits))
         try:
             yield
         finally:
@@ -297,11 +305,12 @@ def create_app(
                     await task
 
     inner = Starlette(
-        routes=[*ROUTES, *CONTROL_ROUTES],
+        routes=[*ROUTES, *VISIT_ROUTES, *CONTROL_ROUTES],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
     )
     inner.state.sim = state
+    attach_visits(inner, state)
     return _DropAware(Gatekeeper(inner, state), state)
 
 
@@ -320,7 +329,7 @@ class _DropAware:
             log.info("%s %s dropped mid-response (fault)", scope.get("method"), scope.get("path"))
 
 
-async def _change_traffic(state: SimulatorState) -> None:
+async def _change_traffic(state: SimulatorState, visits: VisitsByOffice) -> None:
     """The moving front desk: ``changes_per_minute`` changes per practice, evenly spread;
     a share of them (``delete_share``) deletes a patient, the rest are edits."""
     settings = state.settings
@@ -333,5 +342,5 @@ async def _change_traffic(state: SimulatorState) -> None:
             touched = office.front_desk.tick(settings.delete_share)
             patients = office.practice.patients  # edits never touch Deleted patients
             deleted = [n for n in touched if patients[n]["PatStatus"] == "Deleted"]
-            state.stats.changes += len(touched)
+            state.stats.changes += len(touched) + front_desk_tick(visits, office)
             state.stats.deletions += len(deleted)
