@@ -115,7 +115,8 @@ def random_action(
             row = schedule(book, rng.choice(active))
             return {"action": action, "AptNum": row[APT["AptNum"]]}
     elif action in ("complete", "break", "delete", "confirm"):
-        due = _scheduled(book, today if action == "complete" else None) or _scheduled(book)
+        # only today's and overdue visits get completed; the others can be anything
+        due = _scheduled(book, today if action == "complete" else None)
         if due:
             apt_num = rng.choice(due)
             if action == "complete":

@@ -373,6 +373,7 @@ class HistoryBuilder:
         stamp: str | None = None,
     ) -> None:
         rng = self.rng
+        entered_text = fmt_datetime(entered)
         prov = prov or self._dentist(patient, entered)
         area = PROC_CODES[code].area
         tooth, surf = "", ""
@@ -397,9 +398,9 @@ class HistoryBuilder:
             date_tp=planned_on or (entered.date() if status != "C" else day),
             tooth=tooth,
             surf=surf,
-            entry=fmt_datetime(entered),
+            entry=entered_text,
         )
-        self.procs.append(_Entry(fmt_datetime(entered), row))
+        self.procs.append(_Entry(entered_text, row))
         self.patient_procs.append(row)
 
     def _existing_work(self, patient: dict[str, Any], when: datetime, dentist: int) -> None:

@@ -12,6 +12,7 @@ procedures and moves the patient's recalls.
 from __future__ import annotations
 
 import bisect
+import functools
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +39,9 @@ T = TypeVar("T")
 _AT, _NUM = APT["AptDateTime"], APT["AptNum"]
 
 
+@functools.lru_cache(maxsize=8192)
 def fmt_date(value: date) -> str:
-    """``yyyy-MM-dd``."""
+    """``yyyy-MM-dd`` (cached: a history repeats its days many times)."""
     return value.isoformat()
 
 
