@@ -213,3 +213,18 @@ def test_breaking_and_deleting_a_procedure() -> None:
     assert proc[PROC["ProcStatus"]] == "D"
     assert proc[PROC["AptNum"]] == 0
     assert proc_num in book.procedures
+
+
+def test_appointments_scheduled_from_a_plan_point_back_to_it(
+    world: tuple[PracticeVisits, VisitBook],
+) -> None:
+    _, book = world
+    from_plan = [a for a in book.appointments.values() if a[APT["NextAptNum"]]]
+    assert from_plan
+    for apt in from_plan:
+        plan = book.appointments[apt[APT["NextAptNum"]]]
+        assert plan[APT["AptStatus"]] == "Planned"
+        assert plan[APT["PatNum"]] == apt[APT["PatNum"]]
+        procs = [p for p in book.procs_of(apt[APT["AptNum"]]) if p[PROC["AptNum"]]]
+        assert procs
+        assert {p[PROC["PlannedAptNum"]] for p in procs} == {plan[APT["AptNum"]]}

@@ -26,6 +26,7 @@ from odbridge.simulator.visits import (
     Row,
     VisitBook,
     blank_appointment,
+    fmt_date,
     fmt_datetime,
 )
 
@@ -204,9 +205,17 @@ class HistoryBuilder:
                 patient, when, "treatment", codes=codes, booked=booked, dx=planned_on, delete=delete
             )
             return
-        if fate < 0.67:
+        if fate < 0.67:  # a Planned appointment; half of them get scheduled from it
             when = datetime.combine(planned_on, time(0, 0))
-            self._appointment(patient, when, "planned", codes=codes, booked=exam, dx=planned_on)
+            plan = self._appointment(
+                patient, when, "planned", codes=codes, booked=exam, dx=planned_on
+            )
+            if rng.random() < 0.5:
+                later = self._slot(planned_on + timedelta(days=rng.randint(10, 60)))
+                booked = exam + timedelta(days=rng.randint(1, 9))
+                self._appointment(
+                    patient, later, "treatment", codes=codes, booked=booked, from_plan=plan
+                )
             return
         for code in codes:
             status = "TP"
@@ -231,6 +240,7 @@ class HistoryBuilder:
         dx: date | None = None,
         delete: bool = False,
         outcome: str | None = None,
+        from_plan: int = 0,
     ) -> int:
         """Add an appointment of ``kind`` (new, hygiene, treatment, planned) with its procs;
         past ones are Complete, future ones Scheduled. Returns its index."""
@@ -298,6 +308,7 @@ class HistoryBuilder:
             "SecDateTEntry": fmt_datetime(entered),
             "PatternSecondary": "/" * slots if rng.random() < 0.3 else "",
             "ItemOrderPlanned": 1 if status == "Planned" else 0,
+            "NextAptNum": from_plan,
         }
         if status == "Complete":
             values["DateTimeArrived"] = fmt_datetime(when - timedelta(minutes=rng.randint(0, 15)))
@@ -338,6 +349,14 @@ class HistoryBuilder:
         elif status == "Complete" and (self.now - when).days <= RECENT_HISTORY_DAYS:
             self.hist.append((stamp, "Changed", index, list(row)))
         proc_status = "C" if status == "Complete" and outcome is None else "TP"
+        if from_plan:  # scheduled from a Planned appointment: its procedures move here
+            for proc in self.patient_procs:
+                if proc[PROC["PlannedAptNum"]] == from_plan and not proc[PROC["AptNum"]]:
+                    proc[PROC["AptNum"]] = index
+                    proc[PROC["ProcStatus"]] = proc_status
+                    proc[PROC["ProcDate"]] = proc[PROC["DateEntryC"]] = fmt_date(when.date())
+                    proc[PROC["DateTStamp"]] = max(proc[PROC["DateTStamp"]], stamp)
+            return index
         for code in codes:
             hygiene_work = code in ("D1110", "D1120", "D4910", "D0274", "D1206", "D0210")
             self._procedure(
@@ -523,6 +542,7 @@ class HistoryBuilder:
         for i in order:
             entry = self.apts[i]
             entry.row[APT["AptNum"]] = apt_nums[i + 1]
+            entry.row[APT["NextAptNum"]] = apt_nums[entry.row[APT["NextAptNum"]]]
             if entry.deleted_at is None:
                 book.appointments[apt_nums[i + 1]] = entry.row
         proc_order = sorted(range(len(self.procs)), key=lambda i: (self.procs[i].entered, i))
@@ -536,6 +556,7 @@ class HistoryBuilder:
         offset = len(HIST_FIELDS)
         for number, (stamp, action, index, snapshot) in enumerate(events, start=1):
             snapshot[APT["AptNum"]] = apt_nums[index]
+            snapshot[APT["NextAptNum"]] = apt_nums[snapshot[APT["NextAptNum"]]]
             source = "EConnector" if action == "Created" and index % 11 == 0 else "None"
             book.hist.append([number, 1 + index % 4, stamp, action, source, *snapshot])
             assert len(book.hist[-1]) == offset + len(snapshot)  # noqa: S101
