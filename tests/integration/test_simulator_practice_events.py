@@ -71,9 +71,17 @@ def test_renaming_something_that_does_not_exist_is_refused(simulator: SimulatorS
 
 def test_the_reference_tables_have_stable_keys(simulator: SimulatorServer) -> None:
     tables = httpx.get(f"{simulator.root_url}/_simulator/reference").json()
-    assert [p["prov_num"] for p in tables["providers"]] == [1, 2, 3, 4, 5]
-    assert [c["abbr"] for c in tables["clinics"]] == ["Downtown", "Eastside", "Westgate"]
-    assert {d["category"] for d in tables["definitions"]} == {4}
+    # 6 and 7 (a retired dentist, a provider merged away), the hidden clinic and the
+    # definitions of categories 2, 13 and 35 come with the visit history (visits_state.py)
+    assert [p["prov_num"] for p in tables["providers"]] == [1, 2, 3, 4, 5, 6, 7]
+    assert [c["abbr"] for c in tables["clinics"]] == [
+        "Downtown",
+        "Eastside",
+        "Westgate",
+        "Northgate",
+    ]
+    assert {d["category"] for d in tables["definitions"]} == {2, 4, 13, 35}
+    assert [d["def_num"] for d in tables["definitions"] if d["category"] == 4] == [1, 2, 3, 4, 5]
     assert [s["site_num"] for s in tables["sites"]] == [1, 2]
 
 
