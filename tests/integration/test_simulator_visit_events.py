@@ -152,3 +152,22 @@ def test_visit_changes_control(simulator: SimulatorServer) -> None:
     assert {d["action"] for d in done} >= {"schedule", "complete"}
     counts = httpx.get(f"{simulator.root_url}/_simulator/visits").json()
     assert counts["appointments"] == len(truth(simulator, "appointments"))
+
+
+def test_each_practice_of_a_group_has_its_own_visits(simulator_factory: SimulatorFactory) -> None:
+    group = simulator_factory(practices=3, customer_key="grp", patients=60)
+
+    def appointments(number: int) -> list[dict[str, Any]]:
+        headers = {**HEADERS, "Authorization": HEADERS["Authorization"].rsplit("/", 1)[0]}
+        headers["Authorization"] += f"/grp-{number}"
+        response = httpx.get(f"{group.base_url}/appointments", headers=headers, timeout=30)
+        response.raise_for_status()
+        result: list[dict[str, Any]] = response.json()
+        return result
+
+    first, third = appointments(1), appointments(3)
+    assert first
+    assert third
+    assert [a["AptDateTime"] for a in first] != [a["AptDateTime"] for a in third]
+    counts = httpx.get(f"{group.root_url}/_simulator/visits", params={"practice": 3}).json()
+    assert counts["appointments"] >= len(third)

@@ -21,7 +21,7 @@ def make(
     patients: int = 600, seed: int = 5, visit_seed: int | None = None
 ) -> tuple[PracticeVisits, VisitBook]:
     practice = generate_practice(patients, seed, clock=lambda: NOW)
-    visits = PracticeVisits.attach(practice, seed if visit_seed is None else visit_seed)
+    visits = PracticeVisits.start(practice, seed if visit_seed is None else visit_seed)
     return visits, visits.book()
 
 

@@ -32,13 +32,8 @@ from odbridge.simulator.practice import Practice
 from odbridge.simulator.settings import SimulatorSettings
 from odbridge.simulator.state import OFFICE_SCOPE_KEY, Office, SimulatorState
 from odbridge.simulator.throttle import Throttle
-from odbridge.simulator.visits_control import (
-    VISIT_ROUTES,
-    VisitsByOffice,
-    attach_visits,
-    front_desk_tick,
-    warm_visits,
-)
+from odbridge.simulator.visits_control import VISIT_ROUTES, front_desk_tick, install_visits
+from odbridge.simulator.visits_state import VisitRegistry, add_visit_reference
 
 log = logging.getLogger("odbridge.simulator")
 
@@ -264,6 +259,7 @@ def make_offices(settings: SimulatorSettings, practice: Practice | None = None) 
                 data = practice
             else:
                 data = generate_practice(settings.patients, seed, pool_seed=settings.seed)
+            add_visit_reference(data)  # the providers, clinic and definitions visits use
             return data, FrontDesk(data, seed, pool_seed=settings.seed)
 
         return make
@@ -293,7 +289,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = None
-        warm_visits(app.state.visits)
+        app.state.visits.warm(state.offices)
         if settings.changes_per_minute > 0:
             task = asyncio.create_task(_change_traffic(state, app.state.visits))
         try:
@@ -310,7 +306,7 @@ def create_app(
         lifespan=lifespan,
     )
     inner.state.sim = state
-    attach_visits(inner, state)
+    install_visits(inner, state)
     return _DropAware(Gatekeeper(inner, state), state)
 
 
@@ -329,7 +325,7 @@ class _DropAware:
             log.info("%s %s dropped mid-response (fault)", scope.get("method"), scope.get("path"))
 
 
-async def _change_traffic(state: SimulatorState, visits: VisitsByOffice) -> None:
+async def _change_traffic(state: SimulatorState, visits: VisitRegistry) -> None:
     """The moving front desk: ``changes_per_minute`` changes per practice, evenly spread;
     a share of them (``delete_share``) deletes a patient, the rest are edits."""
     settings = state.settings

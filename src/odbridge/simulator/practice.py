@@ -56,6 +56,8 @@ class Provider:
     is_hidden: bool = False
     fee_sched: int = 0
     date_t_stamp: str = "0001-01-01 00:00:00"
+    prov_status: str = "Active"
+    """ProvStatus: "Active", or "Deleted" once merged into another provider."""
 
 
 @dataclass

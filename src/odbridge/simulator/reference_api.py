@@ -16,7 +16,12 @@ from odbridge.simulator.state import office_of, settings_of
 from odbridge.simulator.visit_shape import flag
 from odbridge.simulator.visits import fmt_datetime
 from odbridge.simulator.visits_api import _path_num, stamp_since, visits_of
-from odbridge.simulator.visits_state import CATEGORY_NAMES, PracticeVisits, ProviderExtra
+from odbridge.simulator.visits_state import (
+    CATEGORY_NAMES,
+    ProviderExtra,
+    clinic_phone,
+    provider_extras,
+)
 
 PROVIDER_FIELDS: tuple[str, ...] = (
     "ProvNum",
@@ -96,7 +101,7 @@ def provider_record(provider: Provider, extra: ProviderExtra, now: str) -> dict[
         extra.npi,
         provider.date_t_stamp,
         "false",
-        extra.status,
+        provider.prov_status,
         "false",
         "0001-01-01",
         "",
@@ -107,10 +112,6 @@ def provider_record(provider: Provider, extra: ProviderExtra, now: str) -> dict[
     return record
 
 
-def _extra(visits: PracticeVisits, provider: Provider) -> ProviderExtra:
-    return visits.provider_extra.get(provider.prov_num, ProviderExtra())
-
-
 async def providers(request: Request) -> Response:
     """``GET /providers``. With ``ClinicNum``: non-hidden providers free to work there, in
     list order, ``serverDateTime`` "". Otherwise every provider (hidden and ProvStatus
@@ -119,15 +120,15 @@ async def providers(request: Request) -> Response:
     limit, offset = query.paging(_cap(request))
     clinic_num = query.integer("ClinicNum")
     since = stamp_since(query)
-    visits = visits_of(request)
-    practice = visits.practice
+    practice = visits_of(request).practice
+    extras = provider_extras(practice)
     if clinic_num is not None:  # guess: ClinicNum wins when both are given
         if practice.clinic(clinic_num) is None:
             raise ApiError(404, "Clinic not found")
         rows = [
-            provider_record(p, _extra(visits, p), "")
+            provider_record(p, extras[p.prov_num], "")
             for p in practice.providers
-            if not p.is_hidden and _extra(visits, p).clinic in (0, clinic_num)
+            if not p.is_hidden and extras[p.prov_num].clinic in (0, clinic_num)
         ]
         return json_response(page_of(iter(rows), limit, offset))
     now = fmt_datetime(practice.clock())
@@ -135,19 +136,19 @@ async def providers(request: Request) -> Response:
         (p for p in practice.providers if since is None or p.date_t_stamp >= since),
         key=lambda p: p.prov_num,
     )
-    rows = [provider_record(p, _extra(visits, p), now) for p in chosen]
+    rows = [provider_record(p, extras[p.prov_num], now) for p in chosen]
     return json_response(page_of(iter(rows), limit, offset))
 
 
 async def provider(request: Request) -> Response:
     """``GET /providers/{ProvNum}``; 404 when unknown."""
     prov_num = _path_num(request, "ProvNum")
-    visits = visits_of(request)
-    now = fmt_datetime(visits.practice.clock())
-    found = visits.practice.provider(prov_num)
+    practice = visits_of(request).practice
+    now = fmt_datetime(practice.clock())
+    found = practice.provider(prov_num)
     if found is None:
         raise ApiError(404, "Provider not found.")
-    return json_response(provider_record(found, _extra(visits, found), now))
+    return json_response(provider_record(found, provider_extras(practice)[prov_num], now))
 
 
 def clinic_record(clinic: Clinic, phone: str) -> dict[str, Any]:
@@ -177,10 +178,9 @@ def clinic_record(clinic: Clinic, phone: str) -> dict[str, Any]:
 async def clinics(request: Request) -> Response:
     """``GET /clinics``: non-hidden clinics, in list order (guess; paged like the rest)."""
     limit, offset = Query(request).paging(_cap(request))
-    visits = visits_of(request)
     rows = [
-        clinic_record(c, visits.clinic_phones.get(c.clinic_num, ""))
-        for c in visits.practice.clinics
+        clinic_record(c, clinic_phone(c.clinic_num))
+        for c in visits_of(request).practice.clinics
         if not c.is_hidden
     ]
     return json_response(page_of(iter(rows), limit, offset))

@@ -37,7 +37,7 @@ from odbridge.simulator.visit_shape import (
     RECALLTYPE_FIELDS,
 )
 from odbridge.simulator.visits import Row, VisitBook, fmt_datetime
-from odbridge.simulator.visits_state import PracticeVisits
+from odbridge.simulator.visits_state import PracticeVisits, VisitRegistry
 
 Predicate = Callable[[Row], bool]
 _HIST_ALL = HIST_FIELDS + APPOINTMENT_FIELDS
@@ -46,8 +46,8 @@ _HIST_OFFSET = len(HIST_FIELDS)
 
 def visits_of(request: Request) -> PracticeVisits:
     """The visits of the request's office."""
-    visits: PracticeVisits = request.app.state.visits[office_of(request).number]
-    return visits
+    registry: VisitRegistry = request.app.state.visits
+    return registry.of(office_of(request))
 
 
 async def book_of(request: Request) -> VisitBook:

@@ -30,42 +30,29 @@ from odbridge.simulator.visit_shape import (
 )
 from odbridge.simulator.visits import VisitBook
 from odbridge.simulator.visits_api import VISIT_API_ROUTES
-from odbridge.simulator.visits_state import PracticeVisits
-
-VisitsByOffice = dict[int, PracticeVisits]
+from odbridge.simulator.visits_state import VisitRegistry
 
 
-def attach_visits(app: Starlette, state: SimulatorState) -> VisitsByOffice:
-    """Give every office its visits (``app.state.visits``); office ``i`` uses ``seed + i - 1``."""
-    visits = {
-        office.number: PracticeVisits.attach(
-            office.practice, state.settings.seed + office.number - 1
-        )
-        for office in state.offices
-    }
-    app.state.visits = visits
-    return visits
+def install_visits(app: Starlette, state: SimulatorState) -> VisitRegistry:
+    """Give the app its visit registry (``app.state.visits``)."""
+    registry = VisitRegistry(state.settings.seed)
+    app.state.visits = registry
+    return registry
 
 
-def warm_visits(visits: VisitsByOffice) -> None:
-    """Start building every office's history in the background."""
-    for item in visits.values():
-        item.warm()
-
-
-def front_desk_tick(visits: VisitsByOffice, office: Office) -> int:
+def front_desk_tick(registry: VisitRegistry, office: Office) -> int:
     """One visit action for an office's moving front desk (none until its history exists)."""
-    item = visits.get(office.number)
-    if item is None or not item.ready:
+    visits = registry.made(office)
+    if visits is None or not visits.ready:
         return 0
-    result = random_action(item.book(), office.practice.patients)
+    result = random_action(visits.book(), office.practice.patients)
     return 0 if result.get("skipped") else 1
 
 
 async def _book(request: Request) -> tuple[Office, VisitBook]:
     office = _office(request)
-    visits: VisitsByOffice = request.app.state.visits
-    return office, await asyncio.to_thread(visits[office.number].book)
+    registry: VisitRegistry = request.app.state.visits
+    return office, await asyncio.to_thread(registry.of(office).book)
 
 
 def _apply(action: Callable[[], Any]) -> Any:

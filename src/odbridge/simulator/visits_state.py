@@ -1,12 +1,13 @@
-"""The visits of each simulated office: reference additions made at once, history made lazily.
+"""The visits of each simulated office: reference additions when its practice is made, the
+history on first use.
 
-At startup (``PracticeVisits.attach``) the practice gains what visits need of its reference
-tables: a retired (hidden) dentist, a provider merged away (ProvStatus "Deleted"), a closed
-(hidden) clinic, and the definitions of categories 2, 13 and 35. The visit history itself
-is generated on first use, in a worker thread started at startup, so a large practice
-serves patients at once while its history is being built; the anchor time and the patient
-fields it reads are taken at startup, so the history is the same for a seed whenever it is
-built.
+``add_visit_reference`` gives a freshly generated practice what visits need of its reference
+tables: a retired (hidden) dentist, a hygienist merged away (ProvStatus "Deleted"), a closed
+(hidden) clinic, and the definitions of categories 2, 13 and 35. ``VisitRegistry`` makes an
+office's ``PracticeVisits`` when first asked (an office's practice is itself made on first
+use) and builds its history lazily, in a worker thread for the offices made at startup. The
+history is anchored at the moment the office's visits are made, and reads the patients as
+they were then, so it does not depend on when the history is built.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from odbridge.simulator.practice import Clinic, Practice, Provider
+from odbridge.simulator.state import Office
 from odbridge.simulator.visit_history import generate_visits
 from odbridge.simulator.visit_reference import CONFIRMED_DEFS, UNSCHED_DEFS, build_reference
 from odbridge.simulator.visits import ProviderRef, Reference, VisitBook, fmt_datetime
@@ -46,43 +48,103 @@ _PATIENT_KEYS = (
     "SecProv",
     "ClinicNum",
 )
+_COLORS = ("164,255,164", "255,183,183", "203,151,255", "164,164,255", "255,255,160")
 
 
-@dataclass
+def add_visit_reference(practice: Practice) -> None:
+    """Add the reference rows visits need to a generated practice (once; idempotent)."""
+    if any(d.category == 35 for d in practice.definitions):
+        return
+    for category, table in ((2, CONFIRMED_DEFS), (13, UNSCHED_DEFS)):
+        if not any(d.category == category for d in practice.definitions):
+            for name, value, hidden in table:
+                practice.add_definition(category, name, value).is_hidden = hidden
+    for name in SPECIALTY_DEFS:
+        practice.add_definition(35, name)
+    stamp = max((p.date_t_stamp for p in practice.providers), default="0001-01-01 00:00:00")
+    number = max((p.prov_num for p in practice.providers), default=0) + 1
+    practice.providers.append(
+        Provider(number, "DOC0", "Stone", "Edwin", is_hidden=True, date_t_stamp=stamp)
+    )
+    practice.providers.append(
+        Provider(
+            number + 1,
+            "HYG0",
+            "Pike",
+            "Lena",
+            is_secondary=True,
+            date_t_stamp=stamp,
+            prov_status="Deleted",  # merged into another provider
+        )
+    )
+    if practice.clinics and not any(c.is_hidden for c in practice.clinics):
+        number = max(c.clinic_num for c in practice.clinics) + 1
+        practice.clinics.append(Clinic(number, "Northgate", "Northgate (closed)", True))
+
+
+@dataclass(frozen=True)
 class ProviderExtra:
     """Provider columns the practice's table does not carry (API record only)."""
 
     specialty: int = 0
     color: str = "0,0,0"
-    status: str = "Active"
     clinic: int = 0  # restricted to this clinic; 0 = any
     license: str = ""
     npi: str = ""
 
 
+def provider_extras(practice: Practice) -> dict[int, ProviderExtra]:
+    """Specialty, colour, license, NPI and clinic restriction of each provider (derived from
+    the table, so the same for the same practice): the second-last working hygienist works
+    at the second clinic only."""
+    specialties = {d.item_name: d.def_num for d in practice.definitions if d.category == 35}
+    working = [p for p in practice.providers if p.is_secondary and not p.is_hidden]
+    restricted = working[-2].prov_num if len(working) > 1 else 0
+    extras = {}
+    for index, provider in enumerate(practice.providers):
+        hygienist = provider.is_secondary
+        clinic = 0
+        if provider.prov_num == restricted and len(practice.clinics) > 1:
+            clinic = practice.clinics[1].clinic_num
+        extras[provider.prov_num] = ProviderExtra(
+            specialty=specialties.get("Hygienist" if hygienist else "General", 0),
+            color=_COLORS[index % len(_COLORS)],
+            clinic=clinic,
+            license="" if hygienist else f"D{7600 + provider.prov_num}",
+            npi=str(1_679_608_700 + provider.prov_num * 37),
+        )
+    return extras
+
+
+def clinic_phone(clinic_num: int) -> str:
+    """A clinic's (made-up) phone number."""
+    return f"503555{1000 + clinic_num * 17:04d}"
+
+
 @dataclass
 class PracticeVisits:
-    """One office's visits: its reference additions and (lazily) its ``VisitBook``."""
+    """One office's visits: its reference view and (lazily) its ``VisitBook``."""
 
     practice: Practice
     seed: int
     anchor: datetime
     patients: list[dict[str, Any]]
-    provider_extra: dict[int, ProviderExtra] = field(default_factory=dict)
-    clinic_phones: dict[int, str] = field(default_factory=dict)
-    reference: Reference = field(default_factory=lambda: Reference([], []))
+    reference: Reference
     _book: VisitBook | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def attach(cls, practice: Practice, seed: int) -> PracticeVisits:
-        """Add the visit reference data to ``practice`` and anchor its history now."""
-        anchor = practice.clock().replace(microsecond=0)
+    def start(cls, practice: Practice, seed: int) -> PracticeVisits:
+        """Visits for ``practice``, anchored now (the history itself is built later)."""
+        add_visit_reference(practice)
         patients = [{k: row[k] for k in _PATIENT_KEYS} for row in practice.patients.values()]
-        visits = cls(practice=practice, seed=seed, anchor=anchor, patients=patients)
-        visits._add_reference(fmt_datetime(anchor.replace(hour=0, minute=0, second=0)))
-        visits.reference = visits._build_reference()
-        return visits
+        return cls(
+            practice=practice,
+            seed=seed,
+            anchor=practice.clock().replace(microsecond=0),
+            patients=patients,
+            reference=reference_of(practice),
+        )
 
     @property
     def ready(self) -> bool:
@@ -103,72 +165,54 @@ class PracticeVisits:
                     )
         return self._book
 
-    def warm(self) -> threading.Thread:
-        """Generate the history in a daemon thread (the first request waits for it)."""
-        thread = threading.Thread(target=self.book, name="simulator-visits", daemon=True)
-        thread.start()
-        return thread
 
-    def _build_reference(self) -> Reference:
-        """Providers, clinics and definitions as visits see them."""
-        practice = self.practice
-        providers = [
-            ProviderRef(
-                p.prov_num, p.abbr, p.is_secondary, p.is_hidden or self.status(p) != "Active"
-            )
-            for p in practice.providers
-        ]
-        definitions = [
-            {"DefNum": d.def_num, "Category": d.category, "ItemName": d.item_name}
-            | {"isHidden": "true" if d.is_hidden else "false"}
-            for d in practice.definitions
-        ]
-        clinics = [c.clinic_num for c in practice.clinics if not c.is_hidden]
-        return build_reference(providers, clinics, definitions)
-
-    def status(self, provider: Provider) -> str:
-        """A provider's ProvStatus ("Active", or "Deleted" once merged away)."""
-        return self.provider_extra.get(provider.prov_num, ProviderExtra()).status
-
-    # -- startup additions -----------------------------------------------------------------
-    def _add_reference(self, stamp: str) -> None:
-        practice = self.practice
-        for category, table in ((2, CONFIRMED_DEFS), (13, UNSCHED_DEFS)):
-            if any(d.category == category for d in practice.definitions):
-                continue
-            for name, value, hidden in table:
-                practice.add_definition(category, name, value).is_hidden = hidden
-        if not any(d.category == 35 for d in practice.definitions):
-            for name in SPECIALTY_DEFS:
-                practice.add_definition(35, name)
-        specialties = {d.item_name: d.def_num for d in practice.definitions if d.category == 35}
-        next_num = max((p.prov_num for p in practice.providers), default=0) + 1
-        practice.providers.append(
-            Provider(next_num, "DOC0", "Stone", "Edwin", is_hidden=True, date_t_stamp=stamp)
-        )
-        practice.providers.append(
-            Provider(next_num + 1, "HYG0", "Pike", "Lena", is_secondary=True, date_t_stamp=stamp)
-        )
-        colors = ("164,255,164", "255,183,183", "203,151,255", "164,164,255", "255,255,160")
-        for index, provider in enumerate(practice.providers):
-            extra = ProviderExtra(
-                specialty=specialties.get("Hygienist" if provider.is_secondary else "General", 0),
-                color=colors[index % len(colors)],
-                license=f"D{7600 + provider.prov_num}" if not provider.is_secondary else "",
-                npi=str(1_679_608_700 + provider.prov_num * 37),
-            )
-            self.provider_extra[provider.prov_num] = extra
-        self.provider_extra[next_num + 1].status = "Deleted"  # merged into another provider
-        hygienists = [p for p in practice.providers if p.is_secondary and not p.is_hidden]
-        if len(hygienists) > 1 and len(practice.clinics) > 1:
-            self.provider_extra[hygienists[-2].prov_num].clinic = practice.clinics[1].clinic_num
-        if practice.clinics and not any(c.is_hidden for c in practice.clinics):
-            number = max(c.clinic_num for c in practice.clinics) + 1
-            practice.clinics.append(Clinic(number, "Northgate", "Northgate (closed)", True))
-        for clinic in practice.clinics:
-            self.clinic_phones[clinic.clinic_num] = f"503555{1000 + clinic.clinic_num * 17:04d}"
+def reference_of(practice: Practice) -> Reference:
+    """Providers, clinics and definitions as visits see them."""
+    providers = [
+        ProviderRef(p.prov_num, p.abbr, p.is_secondary, p.is_hidden or p.prov_status != "Active")
+        for p in practice.providers
+    ]
+    definitions = [
+        {"DefNum": d.def_num, "Category": d.category, "ItemName": d.item_name}
+        | {"isHidden": "true" if d.is_hidden else "false"}
+        for d in practice.definitions
+    ]
+    clinics = [c.clinic_num for c in practice.clinics if not c.is_hidden]
+    return build_reference(providers, clinics, definitions)
 
 
-def attach_all(practices: list[Practice], seed: int) -> list[PracticeVisits]:
-    """Visits for each practice (office) of a simulator."""
-    return [PracticeVisits.attach(p, seed + index) for index, p in enumerate(practices)]
+class VisitRegistry:
+    """Every office's visits, made on first use; office ``i`` uses ``seed + i - 1``."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._visits: dict[int, PracticeVisits] = {}
+        self._lock = threading.Lock()
+
+    def of(self, office: Office) -> PracticeVisits:
+        """The office's visits (its practice is made first if need be)."""
+        found = self._visits.get(office.number)
+        if found is None:
+            practice = office.practice
+            with self._lock:
+                found = self._visits.get(office.number)
+                if found is None:
+                    found = PracticeVisits.start(practice, self.seed + office.number - 1)
+                    self._visits[office.number] = found
+        return found
+
+    def made(self, office: Office) -> PracticeVisits | None:
+        """The office's visits if they exist already, else None."""
+        return self._visits.get(office.number)
+
+    def warm(self, offices: list[Office]) -> None:
+        """Build the history of every office already made, in daemon threads."""
+        for office in offices:
+            if office.made:
+                visits = self.of(office)
+                threading.Thread(target=visits.book, name="simulator-visits", daemon=True).start()
+
+
+def now_text(practice: Practice) -> str:
+    """The practice's server time in the API's form."""
+    return fmt_datetime(practice.clock())
