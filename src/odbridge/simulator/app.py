@@ -289,7 +289,6 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = None
-        app.state.visits.warm(state.offices)
         if settings.changes_per_minute > 0:
             task = asyncio.create_task(_change_traffic(state, app.state.visits))
         try:

@@ -4,10 +4,9 @@ history on first use.
 ``add_visit_reference`` gives a freshly generated practice what visits need of its reference
 tables: a retired (hidden) dentist, a hygienist merged away (ProvStatus "Deleted"), a closed
 (hidden) clinic, and the definitions of categories 2, 13 and 35. ``VisitRegistry`` makes an
-office's ``PracticeVisits`` when first asked (an office's practice is itself made on first
-use) and builds its history lazily, in a worker thread for the offices made at startup. The
-history is anchored at the moment the office's visits are made, and reads the patients as
-they were then, so it does not depend on when the history is built.
+office's ``PracticeVisits`` and its history when a visit endpoint first asks for them (off
+the event loop), so a simulator that only serves patients never pays for visits. The history
+is anchored at that moment and reads the patients as they were then.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from odbridge.simulator.practice import Clinic, Practice, Provider
 from odbridge.simulator.state import Office
 from odbridge.simulator.visit_history import generate_visits
 from odbridge.simulator.visit_reference import CONFIRMED_DEFS, UNSCHED_DEFS, build_reference
-from odbridge.simulator.visits import ProviderRef, Reference, VisitBook, fmt_datetime
+from odbridge.simulator.visits import ProviderRef, Reference, VisitBook
 
 SPECIALTY_DEFS = ("General", "Hygienist", "Endodontics", "Periodontics", "Oral Surgery")
 """Category 35 (ProviderSpecialties)."""
@@ -204,15 +203,3 @@ class VisitRegistry:
     def made(self, office: Office) -> PracticeVisits | None:
         """The office's visits if they exist already, else None."""
         return self._visits.get(office.number)
-
-    def warm(self, offices: list[Office]) -> None:
-        """Build the history of every office already made, in daemon threads."""
-        for office in offices:
-            if office.made:
-                visits = self.of(office)
-                threading.Thread(target=visits.book, name="simulator-visits", daemon=True).start()
-
-
-def now_text(practice: Practice) -> str:
-    """The practice's server time in the API's form."""
-    return fmt_datetime(practice.clock())
