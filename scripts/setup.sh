@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv and install odbridge with its development tools. Idempotent and quick when
-# nothing changed: it reinstalls only when pyproject.toml changes.
+# Create .venv and install odbridge with every extra and its development tools. Idempotent
+# and quick when nothing changed: it reinstalls only when pyproject.toml changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[all,dev]' \
     2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2)
   rm -f .venv/.installed-*
   touch "$stamp"

@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from odbridge._version import __version__
 from odbridge.cli import config, patients, user
 from odbridge.cli.check import check_command
-from odbridge.cli.common import exit_code_for, fail
+from odbridge.cli.common import exit_code_for, fail, missing_extra
 from odbridge.cli.demo import demo_command
 from odbridge.cli.export import export_command, views_command
 from odbridge.cli.mcp import mcp_command
@@ -29,13 +29,19 @@ from odbridge.errors import OdbridgeError
 
 class _Commands(TyperGroup):
     """The command group; every OdbridgeError a command lets through is caught here, once:
-    its message printed plainly, exit 2 (bad input or configuration) or 1 (the API failed)."""
+    its message printed plainly, exit 2 (bad input or configuration) or 1 (the API failed).
+    A missing optional library says which extra to install."""
 
     def invoke(self, ctx: Any) -> Any:  # click.Context (vendored by newer Typer)
         try:
             return super().invoke(ctx)
         except OdbridgeError as exc:
             raise fail(str(exc), code=exit_code_for(exc)) from None
+        except ModuleNotFoundError as exc:  # an optional part that is not installed
+            hint = missing_extra(exc, ctx.invoked_subcommand)
+            if hint is None:
+                raise
+            raise fail(hint) from None
 
 
 app = typer.Typer(

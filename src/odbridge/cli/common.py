@@ -68,6 +68,50 @@ def exit_code_for(error: OdbridgeError) -> int:
     return 1 if isinstance(error, OpenDentalError) else 2
 
 
+EXTRAS = {
+    "faker": "simulator",
+    "pyarrow": "export",
+    "xlsxwriter": "export",
+    "mcp": "mcp",
+    "starlette": "dashboard",
+    "uvicorn": "dashboard",
+    "jinja2": "dashboard",
+    "itsdangerous": "dashboard",
+    "multipart": "dashboard",
+    "plotly": "dashboard",
+}
+"""Which extra brings each optional library (``pip install 'odbridge[EXTRA]'``)."""
+
+
+COMMAND_EXTRAS = {"simulate": "simulator", "demo": "all", "serve": "dashboard", "mcp": "mcp"}
+"""The extra a command needs whole (its libraries overlap with other extras')."""
+
+
+def extra_hint(extra: str, needs: str = "This command", missing: str = "") -> str:
+    """The sentence that says which extra to install."""
+    others = "" if extra == "all" else " (or 'odbridge[all]' for everything)"
+    why = f"; {missing} is missing" if missing else ""
+    return (
+        f"{needs} needs an optional part of odbridge: pip install 'odbridge[{extra}]'{others}{why}."
+    )
+
+
+def missing_extra(error: ModuleNotFoundError, command: str | None = None) -> str | None:
+    """What to install when ``error`` is a missing optional library, else None."""
+    top = (error.name or "").split(".")[0]
+    if top not in EXTRAS:
+        return None
+    return extra_hint(COMMAND_EXTRAS.get(command or "", EXTRAS[top]), missing=top)
+
+
+def require_extra(extra: str, *modules: str, needs: str) -> None:
+    """Exit 2 with the install line unless every one of ``modules`` is installed."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(module) is None for module in modules):
+        raise fail(extra_hint(extra, needs))
+
+
 def setup_logging(level: str = "INFO") -> None:
     """Log lines on standard error; httpx's one line per request is left out."""
     logging.basicConfig(

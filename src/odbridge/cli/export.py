@@ -13,8 +13,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from odbridge.cli.common import DbOption, console, fail, open_store
+from odbridge.cli.common import DbOption, console, fail, open_store, require_extra
 from odbridge.export.errors import ExportError
+
+_FORMAT_LIBRARIES = {"parquet": "pyarrow", "xlsx": "xlsxwriter"}
 
 
 def _parse_since(value: str | None) -> date | None:
@@ -133,6 +135,8 @@ def export_command(
         raise fail("Give the file to write with --out (or --out - for standard output).")
     since = _parse_since(changed_since)
     fmt = format_ or format_for(out)
+    if fmt in _FORMAT_LIBRARIES:
+        require_extra("export", _FORMAT_LIBRARIES[fmt], needs=f"The {fmt} format")
     if table != "patients":
         _export_visits(
             db,
