@@ -24,8 +24,10 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
 from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from odbridge.api.client import Client
+from odbridge.cli import app
 from odbridge.mcp.http import McpHttpServer, create_http_app, identify_http
 from odbridge.mcp.run import open_env
 from odbridge.mcp.server import create_server
@@ -365,10 +367,8 @@ def test_the_command_serves_http_on_loopback_only(synced_sqlite: Synced, tmp_pat
     params = stdio_params(synced_sqlite, tmp_path)
     command = [params.command, *params.args]
     for wrong in (["--http", "--host", "0.0.0.0"], ["--http", "--user", "alice"], []):  # noqa: S104
-        refused = subprocess.run(
-            [*command, *wrong], env=params.env, capture_output=True, text=True, timeout=60
-        )
-        assert refused.returncode == 2, wrong
+        refused = CliRunner().invoke(app, [*params.args, *wrong])
+        assert refused.exit_code == 2, wrong
         assert refused.stderr.startswith("error:")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
