@@ -259,8 +259,7 @@ def mcp_over_http(synced: Synced) -> Iterator[str]:
     app = create_http_app(server, env.writer, secrets.token_bytes(32))
     with McpHttpServer(app) as running:
         yield running.url
-    env.reader.dispose()
-    env.writer.dispose()
+    env.close()
 
 
 INITIALIZE = {

@@ -66,8 +66,7 @@ def session_with(
 def deid_env(filled: str, key_file: Path) -> Iterator[ToolEnv]:
     env = open_env(filled, deidentified=True, key_file=key_file)
     yield env
-    env.reader.dispose()
-    env.writer.dispose()
+    env.close()
 
 
 def data(result: CallToolResult) -> dict[str, Any]:
@@ -160,8 +159,7 @@ def test_pages_are_bounded_and_say_when_truncated(filled: str) -> None:
     assert one_row["truncated"] == (one_row["total"] > 1)
     assert unknown.isError
     assert "no practice 'elsewhere'" in str(unknown.content[0])
-    env.reader.dispose()
-    env.writer.dispose()
+    env.close()
 
 
 def test_the_tools_read_through_a_connection_that_cannot_write(filled: str) -> None:
@@ -227,8 +225,7 @@ def test_visit_figures_worklists_and_a_patients_visits(with_visits: str) -> None
     audit = [e for e in reversed(entries(env.writer)) if e.what.startswith("mcp:")]
     assert [e.what for e in audit] == ["mcp:visit_figures", "mcp:worklist", "mcp:get_patient"]
     assert str(patient) in (audit[1].detail or "")
-    env.reader.dispose()
-    env.writer.dispose()
+    env.close()
 
 
 # -- who may see what ------------------------------------------------------------------------
@@ -264,8 +261,7 @@ def test_a_user_limited_to_practices_sees_only_theirs(store: Engine, store_url: 
     assert "no practice 'south'" in str(refused.content[0])
     assert other.isError
     assert [row["practice"] for row in status["practices"]] in ([], ["north"])
-    env.reader.dispose()
-    env.writer.dispose()
+    env.close()
 
 
 def test_the_audit_log_is_for_administrators(filled: str, store: Engine) -> None:
@@ -291,5 +287,4 @@ def test_the_audit_log_is_for_administrators(filled: str, store: Engine) -> None
     assert "zz" not in (newest["detail"] or "")
     assert log["returned"] <= 5
     assert entries(env.writer)[0].what == "mcp:audit_log"  # reading it is audited too
-    env.reader.dispose()
-    env.writer.dispose()
+    env.close()

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from odbridge.dashboard import queries
 from odbridge.dashboard.queries import Practices
 from odbridge.errors import OdbridgeError
+from odbridge.mcp.common import ToolEnv
 from odbridge.store import audit
 from odbridge.store.schema import users
 from odbridge.store.users import User, UserError, load_user, normalize_username
@@ -56,12 +57,17 @@ def user_named(engine: Engine, username: str) -> User:
     return found[0]
 
 
-def practice_scope(engine: Engine, caller: Caller, practice: str | None) -> Practices:
+def known_practices(env: ToolEnv) -> list[str]:
+    """Every practice in the store (cached like the figures)."""
+    return env.cached(("practices",), lambda: queries.practices(env.reader))[0]
+
+
+def practice_scope(env: ToolEnv, caller: Caller, practice: str | None) -> Practices:
     """The practices a call covers: the one asked for, or all the caller may see.
 
     AccessError for a practice that is not in the store or not the caller's.
     """
-    known = queries.practices(engine)
+    known = known_practices(env)
     allowed = caller.allowed
     if practice:
         if practice not in known or (allowed is not None and practice not in allowed):

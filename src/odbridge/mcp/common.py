@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
+from odbridge.dashboard.cache import AggregateCache
+from odbridge.dashboard.queries import Practices, data_version
 from odbridge.mcp.deid import SafeHarbor
+
+T = TypeVar("T")
 
 MAX_PER_PAGE = 100
 """The most rows any tool returns in one call."""
@@ -22,17 +26,44 @@ Row = dict[str, Any]
 @dataclass(frozen=True)
 class ToolEnv:
     """The store the tools read (``reader``, opened read-only where the database allows) and
-    the one audit entries go to (``writer``), plus the de-identification, if on."""
+    the one audit entries go to (``writer``), plus the de-identification, if on.
+
+    Costly aggregates (the overview, data quality, visit figures and worklists) are cached
+    with the dashboard's cache: recomputed when a sync changes the store, served meanwhile.
+    """
 
     reader: Engine
     writer: Engine
     harbor: SafeHarbor | None = None
     today: Callable[[], date] = date.today
     sync_every: timedelta | None = None
+    cache: AggregateCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        reader = self.reader
+        object.__setattr__(self, "cache", AggregateCache(lambda: data_version(reader)))
 
     @property
     def deidentified(self) -> bool:
         return self.harbor is not None
+
+    def cached(self, key: Hashable, compute: Callable[[], T]) -> tuple[T, bool]:
+        """The value for ``key`` and whether it may be behind the store (being recomputed)."""
+        found = self.cache.get(key, compute)
+        return found.value, found.stale
+
+    def close(self) -> None:
+        """Stop the cache's thread and close the connections."""
+        self.cache.close()
+        self.reader.dispose()
+        self.writer.dispose()
+
+
+def scope_key(practices: Practices) -> Hashable:
+    """A cache key for the practices a call covers."""
+    if practices is None or isinstance(practices, str):
+        return practices
+    return frozenset(practices)
 
 
 def plain(value: Any) -> Any:

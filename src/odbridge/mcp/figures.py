@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from odbridge.dashboard import queries
 from odbridge.mcp.access import Caller, practice_scope, record_call
-from odbridge.mcp.common import Row, ToolEnv, clamp_page, paging, plain, plain_row
+from odbridge.mcp.common import Row, ToolEnv, clamp_page, paging, plain, plain_row, scope_key
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES
 from odbridge.mcp.patients import _shown
 
@@ -28,13 +28,11 @@ def _pairs(pairs: list[tuple[str, int]]) -> dict[str, int]:
 
 def overview(env: ToolEnv, caller: Caller, *, practice: str | None = None) -> Row:
     """The overview figures, each with its definition."""
-    scope = practice_scope(env.reader, caller, practice)
+    scope = practice_scope(env, caller, practice)
     today = env.today()
-    ov = queries.overview(
-        env.reader,
-        scope,
-        today=today,
-        sync_every=env.sync_every,
+    ov, behind = env.cached(
+        ("overview", scope_key(scope), today),
+        lambda: queries.overview(env.reader, scope, today=today, sync_every=env.sync_every),
     )
     bands = ov.bands_by_gender()
     labels = [label for label, _low, _high in queries.AGE_BANDS]
@@ -75,6 +73,7 @@ def overview(env: ToolEnv, caller: Caller, *, practice: str | None = None) -> Ro
         "today": today.isoformat(),
         "figures": figures,
         "freshness": [_freshness_row(f) for f in ov.freshness],
+        "recomputing": behind,
         "deidentified": env.deidentified,
     }
 
@@ -112,7 +111,7 @@ def _freshness_row(f: queries.Freshness) -> Row:
 
 def sync_status(env: ToolEnv, caller: Caller, *, practice: str | None = None) -> Row:
     """How current each practice's data is."""
-    scope = practice_scope(env.reader, caller, practice)
+    scope = practice_scope(env, caller, practice)
     rows = [
         _freshness_row(f)
         for f in queries.freshness(
@@ -140,8 +139,11 @@ def data_quality(
     per_page: int = 25,
 ) -> Row:
     """How many patients each check flags, and one page of one check's patients."""
-    practices = practice_scope(env.reader, caller, practice)
-    keys = queries.quality_keys(env.reader, practices, scope)
+    practices = practice_scope(env, caller, practice)
+    keys, behind = env.cached(
+        ("quality", scope_key(practices), scope, env.today()),
+        lambda: queries.quality_keys(env.reader, practices, scope),
+    )
     counts = {
         name: {
             "patients": len(keys[name]),
@@ -150,7 +152,12 @@ def data_quality(
         }
         for name, label in queries.QUALITY_CHECKS.items()
     }
-    result: Row = {"scope": scope, "checks": counts, "deidentified": env.deidentified}
+    result: Row = {
+        "scope": scope,
+        "checks": counts,
+        "recomputing": behind,
+        "deidentified": env.deidentified,
+    }
     audited: list[int] = []
     arguments = f"scope={scope}"
     if check is not None:

@@ -15,7 +15,13 @@ from odbridge.dashboard import queries
 from odbridge.dashboard.queries import Practices
 from odbridge.errors import OdbridgeError
 from odbridge.export.columns import EXPORTABLE_COLUMNS
-from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
+from odbridge.mcp.access import (
+    AccessError,
+    Caller,
+    known_practices,
+    practice_scope,
+    record_call,
+)
 from odbridge.mcp.common import Row, ToolEnv, paging, plain_row
 from odbridge.mcp.visits import visits_of
 
@@ -35,7 +41,7 @@ class NotFoundError(OdbridgeError, LookupError):
 def _practice_list(env: ToolEnv, practices: Practices) -> list[str]:
     if isinstance(practices, str):
         return [practices]
-    known = queries.practices(env.reader)
+    known = known_practices(env)
     return [p for p in known if practices is None or p in practices]
 
 
@@ -59,7 +65,7 @@ def search_patients(
         )
     if status is not None and status not in queries.PAT_STATUSES:
         raise AccessError(f"Unknown status; use one of: {', '.join(queries.PAT_STATUSES)}.")
-    scope = practice_scope(env.reader, caller, practice)
+    scope = practice_scope(env, caller, practice)
     f = queries.PatientFilter(
         practice=scope,
         search=query[:100],
@@ -104,7 +110,7 @@ def get_patient(
     practice: str | None = None,
 ) -> Row:
     """One patient's stored record and family (the patients sharing the guarantor)."""
-    scope = practice_scope(env.reader, caller, practice)
+    scope = practice_scope(env, caller, practice)
     candidates = _practice_list(env, scope)
     if env.harbor is not None:
         if not patient_id:

@@ -43,10 +43,16 @@ def identify_user(env: ToolEnv, username: str) -> Identify:
 def run_stdio(env: ToolEnv, username: str) -> None:
     """Serve one assistant on stdin/stdout as ``username``."""
     server = create_server(env, identify_user(env, username))
-    anyio.run(server.run_stdio_async)
+    try:
+        anyio.run(server.run_stdio_async)
+    finally:
+        env.close()
 
 
 def run_http(env: ToolEnv, *, secret: bytes, host: str, port: int) -> None:
     """Serve over streamable HTTP at ``http://host:port/mcp``, login first."""
     server = create_server(env, identify_http(env.writer, deidentified=env.deidentified), host=host)
-    serve_http(create_http_app(server, env.writer, secret), host, port)
+    try:
+        serve_http(create_http_app(server, env.writer, secret), host, port)
+    finally:
+        env.close()

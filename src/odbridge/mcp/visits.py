@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from odbridge.dashboard.queries.visit_kpis import compute_kpis
+from odbridge.dashboard.queries import Practices
+from odbridge.dashboard.queries.visit_kpis import VisitSummary, compute_kpis, visit_summary
 from odbridge.dashboard.queries.visit_lists import patient_visits
 from odbridge.mcp.access import Caller, practice_label, practice_scope, record_call
-from odbridge.mcp.common import Row, ToolEnv, plain, plain_row
+from odbridge.mcp.common import Row, ToolEnv, plain, plain_row, scope_key
 
 MAX_HISTORY = 20
 """The most recent appointments ``get_patient`` returns (the total is given)."""
@@ -19,15 +20,33 @@ MAX_HISTORY = 20
 
 def visit_figures(env: ToolEnv, caller: Caller, *, practice: str | None = None) -> Row:
     """Visit figures (active patients, recall, production, ...) with definitions."""
-    scope = practice_scope(env.reader, caller, practice)
-    now = datetime.now()  # the practice's local time, as appointments are stored
-    kpis = compute_kpis(env.reader, scope, now=now)
+    scope = practice_scope(env, caller, practice)
+    at = moment()
+    kpis, behind = env.cached(
+        ("visit_kpis", scope_key(scope), at.date(), at.hour),
+        lambda: compute_kpis(env.reader, scope, now=at, summary=summary(env, scope, at)),
+    )
     record_call(env.writer, caller, "visit_figures", arguments="", practices=scope, rows=0)
     return {
         "practice": practice_label(scope),
-        "as_of_local_time": plain(now.replace(microsecond=0)),
+        "as_of_local_time": plain(kpis.now),
         "figures": kpis.as_json(),
+        "recomputing": behind,
     }
+
+
+def moment() -> datetime:
+    """Now in the practice's local time (as appointments are stored), to the minute; cached
+    visit figures are shared within the hour, as on the dashboard."""
+    return datetime.now().replace(second=0, microsecond=0)
+
+
+def summary(env: ToolEnv, scope: Practices, at: datetime) -> VisitSummary:
+    """Each patient's last and next visit (cached: the figures and worklists share it)."""
+    return env.cached(
+        ("visit_summary", scope_key(scope), at.date(), at.hour),
+        lambda: visit_summary(env.reader, scope, at),
+    )[0]
 
 
 def visits_of(env: ToolEnv, practice: str, pat_num: int) -> Row:

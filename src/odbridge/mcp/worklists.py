@@ -8,17 +8,16 @@ the de-identified server has none.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from odbridge.dashboard import queries
 from odbridge.dashboard.queries.sql import scope as patient_scope
-from odbridge.dashboard.queries.visit_kpis import visit_summary
 from odbridge.dashboard.queries.visit_lists import WORKLISTS as VISIT_WORKLISTS
 from odbridge.dashboard.queries.visit_lists import worklist_entries, worklist_rows
 from odbridge.mcp.access import AccessError, Caller, practice_scope, record_call
-from odbridge.mcp.common import Row, ToolEnv, clamp_page, paging, plain_row
+from odbridge.mcp.common import Row, ToolEnv, clamp_page, paging, plain_row, scope_key
 from odbridge.mcp.definitions import FIGURES
+from odbridge.mcp.visits import moment, summary
 
 WorklistName = Literal[
     "birthdays_this_week", "recall", "unscheduled", "reactivation", "unconfirmed"
@@ -52,7 +51,7 @@ def worklist(
             "This server is de-identified: worklists are for reaching patients and are not "
             "available. The figures tools have the counts."
         )
-    scope = practice_scope(env.reader, caller, practice)
+    scope = practice_scope(env, caller, practice)
     page, per_page = clamp_page(page, per_page)
     entries = _birthdays(env, scope) if name == BIRTHDAYS else _visit_entries(env, name, scope)
     part = entries[(page - 1) * per_page : page * per_page]
@@ -93,6 +92,9 @@ def _birthdays(env: ToolEnv, scope: queries.Practices) -> list[Any]:
 
 
 def _visit_entries(env: ToolEnv, name: str, scope: queries.Practices) -> list[Any]:
-    now = datetime.now()  # the practice's local time, as appointments are stored
-    summary = visit_summary(env.reader, scope, now)
-    return worklist_entries(env.reader, name, scope, now=now, summary=summary)
+    at = moment()
+    entries: list[Any] = env.cached(
+        ("worklist", name, scope_key(scope), at.date(), at.hour),
+        lambda: worklist_entries(env.reader, name, scope, now=at, summary=summary(env, scope, at)),
+    )[0]
+    return entries
