@@ -22,12 +22,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 
 from odbridge._version import __version__
+from odbridge.errors import OdbridgeError
 from odbridge.mcp import admin, figures, patients, visits, worklists
-from odbridge.mcp.access import AccessError, Caller
+from odbridge.mcp.access import Caller
 from odbridge.mcp.common import MAX_PER_PAGE, Row, ToolEnv
 from odbridge.mcp.definitions import DEFINITIONS_URI, FIGURES, all_definitions
 from odbridge.store.db import describe_db_error
-from odbridge.store.users import UserError
 
 log = logging.getLogger("odbridge.mcp")
 
@@ -74,7 +74,7 @@ def create_server(env: ToolEnv, identify: Identify, *, host: str = "127.0.0.1") 
             return await anyio.to_thread.run_sync(
                 lambda: work(identify(request if isinstance(request, Request) else None))
             )
-        except (AccessError, UserError, LookupError) as exc:
+        except OdbridgeError as exc:  # refusals and not-found: one sentence, no data
             raise ToolError(str(exc)) from None
         except SQLAlchemyError as exc:  # one line, no row values (the engines hide them)
             log.error("an MCP tool could not read the store: %s", describe_db_error(exc))
