@@ -1,8 +1,9 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
 .PHONY: demo test fuzz setup lint bench clean
 
+# make demo PORT=8001 SIM_PORT=8781 when the default ports are taken
 demo: setup
-	.venv/bin/odbridge demo
+	.venv/bin/odbridge demo $(if $(PORT),--port $(PORT)) $(if $(SIM_PORT),--simulator-port $(SIM_PORT))
 
 test: setup
 	bash scripts/test.sh

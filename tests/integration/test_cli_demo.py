@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from odbridge.cli import app
 from tests.browser.seed import csrf_from
 from tests.integration.test_cli_simulate import free_port
 
@@ -57,12 +60,7 @@ def test_demo_syncs_a_practice_and_serves_a_working_dashboard(tmp_path: Path) ->
         password = re.search(r"password (\S+)", output)
         assert password is not None
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
-            for _ in range(100):  # the server starts just after printing the login
-                try:
-                    token = csrf_from(http.get("/login").text)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            token = csrf_from(http.get("/login").text)  # it listens before the login shows
             login = {"username": "demo", "password": password.group(1), "csrf_token": token}
             assert http.post("/login", data={**login, "next": ""}).status_code == 303
             overview = http.get("/")
@@ -73,3 +71,17 @@ def test_demo_syncs_a_practice_and_serves_a_working_dashboard(tmp_path: Path) ->
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=30)
     assert "Traceback" not in "".join(lines)
+
+
+def test_a_port_in_use_is_named_with_the_option_before_anything_starts() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["demo", "--port", str(port)])
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 2
+    assert f"Port {port} (the dashboard's) is in use" in message
+    assert "--port N" in message
+    assert "make demo PORT=N" in message
+    assert "1/3" not in result.stdout  # nothing was started

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -37,17 +38,43 @@ DEMO_KEYS = ("demo-developer-key", "demo-customer-key")
 
 def demo_command(
     patients: Annotated[int, typer.Option(help="Patients in the demo practice.")] = 2000,
-    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8000,
-    simulator_port: Annotated[int, typer.Option(help="Simulator port.")] = 8780,
+    port: Annotated[int, typer.Option(help="Dashboard port (make demo PORT=...).")] = 8000,
+    simulator_port: Annotated[
+        int, typer.Option(help="Simulator port (make demo SIM_PORT=...).")
+    ] = 8780,
 ) -> None:
     """See odbridge work, no practice needed: simulator → sync → dashboard, one command."""
 
     setup_logging("WARNING")
+    for number, what, option, make in (
+        (port, "the dashboard's", "--port", "PORT"),
+        (simulator_port, "the simulator's", "--simulator-port", "SIM_PORT"),
+    ):
+        if not port_is_free(number):
+            raise fail(
+                f"Port {number} ({what}) is in use on 127.0.0.1. Choose another: "
+                f"odbridge demo {option} N (or make demo {make}=N)."
+            )
+    if port == simulator_port:
+        raise fail("--port and --simulator-port must differ.")
     options = DemoOptions(patients=patients, dashboard_port=port, simulator_port=simulator_port)
     try:
         run_demo(options, out())
+    except KeyboardInterrupt:
+        out().print("Demo stopped.")
     except OSError as exc:
-        raise fail(f"Cannot start the demo: {exc.strerror or exc}. Is the port in use?") from None
+        raise fail(f"Cannot start the demo: {exc.strerror or exc}.") from None
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """True if a server could listen on ``host:port`` now (as uvicorn binds it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -73,7 +100,8 @@ def run_demo(options: DemoOptions, console: Console) -> None:
     """Simulator → sync → dashboard, until interrupted."""
     from odbridge.cli.progress import SyncProgressView
     from odbridge.config import Mode, PracticeProfile, Tier
-    from odbridge.dashboard.server import serve
+    from odbridge.dashboard.app import create_app
+    from odbridge.dashboard.server import DashboardServer
     from odbridge.simulator.server import SimulatorServer
     from odbridge.simulator.settings import SimulatorSettings
     from odbridge.store.db import create_store_engine
@@ -135,19 +163,16 @@ def run_demo(options: DemoOptions, console: Console) -> None:
             daemon=True,
         )
         syncer.start()
-        url = f"http://127.0.0.1:{options.dashboard_port}/"
-        console.print(f"[bold]3/3[/bold] Dashboard at [link={url}]{url}[/link]")
-        console.print(
-            f"      log in as [bold]{DEMO_USER}[/bold] with password [bold]{password}[/bold]"
-        )
-        console.print("      (synthetic patients only; Ctrl-C stops everything)")
-        serve(
-            engine,
-            host="127.0.0.1",
-            port=options.dashboard_port,
-            sync_every=timedelta(seconds=options.sync_every_seconds),
-            log_level="warning",
-        )
+        app = create_app(engine, sync_every=timedelta(seconds=options.sync_every_seconds))
+        with DashboardServer(app, port=options.dashboard_port) as dashboard:
+            url = f"{dashboard.url}/"  # listening: the login can be used at once
+            console.print(f"[bold]3/3[/bold] Dashboard at [link={url}]{url}[/link]")
+            console.print(
+                f"      log in as [bold]{DEMO_USER}[/bold] with password [bold]{password}[/bold]"
+            )
+            console.print("      (synthetic patients only; Ctrl-C stops everything)")
+            while not stop.wait(1.0):
+                pass
     finally:
         stop.set()
         simulator.stop()

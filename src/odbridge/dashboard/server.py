@@ -123,19 +123,28 @@ def tls_warning(host: str, *, tls: bool) -> str | None:
 
 
 class DashboardServer:
-    """The dashboard on a free 127.0.0.1 port in a background thread; a context manager.
+    """The dashboard on 127.0.0.1 (``port``; 0: a free one) in a background thread; a
+    context manager; :meth:`start` returns once it listens.
 
     >>> with DashboardServer(create_app(engine)) as server:
     ...     server.url  # 'http://127.0.0.1:PORT'
     """
 
-    def __init__(self, app: Starlette, *, host: str = "127.0.0.1", log_level: str = "warning"):
+    def __init__(
+        self,
+        app: Starlette,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+    ):
         self.app = app
         self.host = host
         self.log_level = log_level
         self._runner = BackgroundServer(
             lambda port: _config(self.app, self.host, port, self.log_level),
             host=host,
+            port=port,
             name="dashboard",
         )
 
