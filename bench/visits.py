@@ -1,0 +1,192 @@
+"""Visits benchmark: KPI compute time and the visit pages' p50 / p95 server time over a store
+of 100,000 patients, ~1,000,000 appointments and ~3,000,000 procedures, on SQLite and on
+PostgreSQL (targets: KPIs computed in under 10 s after a sync; page p95 <= 150 ms).
+
+Run: .venv/bin/python bench/visits.py [--patients N] [--visits N] [--requests N] [--sqlite-only]
+
+Rows are generated straight into the store (tests/visits_data.py: the simulator's patients,
+a seeded visit history). "KPIs cold" is :func:`compute_kpis` with nothing cached (the pass
+over the appointments included), as the background computation after a sync runs it. Pages
+are served by uvicorn on a loopback port, logged in; the server time is the app's own
+``Server-Timing``. PostgreSQL uses its own schema, ``bench_visits``, created and dropped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine, create_engine, func, select, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dashboard import PASSWORD, USER, log_in, server_ms  # bench/dashboard.py
+from tests.helpers import PG_URL
+from tests.visits_data import fill_visits
+
+from odbridge.dashboard.app import create_app
+from odbridge.dashboard.queries.visit_kpis import compute_kpis, visit_summary
+from odbridge.dashboard.server import DashboardServer
+from odbridge.store.db import create_store_engine
+from odbridge.store.schema_visits import appointments, procedure_logs
+from odbridge.store.users import add_user
+
+PG_SCHEMA = "bench_visits"
+TARGET_MS = 150.0
+TARGET_KPI_S = 10.0
+
+
+def fill(engine: Engine, count: int, visits: int) -> None:
+    started = time.perf_counter()
+    counts = fill_visits(
+        engine, "main", count, now=datetime.now(), seed=21, visits_per_patient=visits
+    )
+    add_user(engine, USER, PASSWORD, "admin")
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    print(
+        f"filled {count:,} patients, {counts['appointments']:,} appointments, "
+        f"{counts['procedures']:,} procedures, {counts['recalls']:,} recalls "
+        f"in {time.perf_counter() - started:.0f} s"
+    )
+
+
+def kpi_times(engine: Engine, label: str) -> tuple[float, float]:
+    """Seconds for the visit summary and for every figure (cold, nothing cached)."""
+    now = datetime.now()
+    started = time.perf_counter()
+    summary = visit_summary(engine, "main", now)
+    summary_s = time.perf_counter() - started
+    started = time.perf_counter()
+    kpis = compute_kpis(engine, "main", now=now, summary=summary)
+    rest_s = time.perf_counter() - started
+    total = summary_s + rest_s
+    flag = "" if total <= TARGET_KPI_S else "  > target"
+    print(
+        f"\n{label}: KPIs cold {total:.2f} s (last/next visit pass {summary_s:.2f} s, "
+        f"figures {rest_s:.2f} s){flag}; active {kpis.active_patients:,}, "
+        f"production this month {kpis.production[-1]:,}"
+    )
+    return summary_s, rest_s
+
+
+def page_plan(engine: Engine) -> list[tuple[str, Callable[[int], str]]]:
+    rng = random.Random(5)
+    with engine.connect() as connection:
+        numbers = [
+            int(n)
+            for n in connection.execute(
+                select(appointments.c.pat_num).distinct().limit(20_000)
+            ).scalars()
+        ]
+    picks = [rng.choice(numbers) for _ in range(1000)]
+    base = "practice=main"
+    return [
+        ("overview with visit figures (cached)", lambda i: f"/?{base}"),
+        ("/overview.json (cached)", lambda i: f"/overview.json?{base}"),
+        ("schedule today + tomorrow", lambda i: f"/schedule?{base}"),
+        ("worklist recall, page 1..n", lambda i: f"/worklists/recall?{base}&page={i % 20 + 1}"),
+        (
+            "worklist unscheduled, page 1..n",
+            lambda i: f"/worklists/unscheduled?{base}&page={i % 20 + 1}",
+        ),
+        (
+            "worklist reactivation, page 1..n",
+            lambda i: f"/worklists/reactivation?{base}&page={i % 20 + 1}",
+        ),
+        ("worklist tomorrow's unconfirmed", lambda i: f"/worklists/unconfirmed?{base}"),
+        ("patient page with visits", lambda i: f"/patients/{picks[i % len(picks)]}?{base}"),
+    ]
+
+
+def measure(engine: Engine, label: str, requests: int) -> None:
+    app = create_app(engine, secret_key=b"bench-secret-key-0123456789abcdef", warm=False)
+    with (
+        DashboardServer(app) as server,
+        httpx.Client(base_url=server.url, follow_redirects=False, timeout=600) as http,
+    ):
+        log_in(http)
+        started = time.perf_counter()
+        for url in (
+            "/?practice=main",
+            "/worklists/recall?practice=main",
+            "/worklists/unscheduled?practice=main",
+            "/worklists/reactivation?practice=main",
+        ):
+            http.get(url)  # first views compute and cache the figures and worklists
+        print(
+            f"{label}: first views (figures + worklists computed): "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        print(f"{'page':44} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  n")
+        for name, make_url in page_plan(engine):
+            http.get(make_url(0))
+            times = sorted(server_ms(http.get(make_url(i))) for i in range(requests))
+            p50 = statistics.median(times)
+            p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+            flag = "" if p95 <= TARGET_MS else "  > target"
+            print(f"{name:44} {p50:8.1f} {p95:8.1f} {times[-1]:8.1f}  {requests}{flag}")
+
+
+@contextmanager
+def sqlite_store(count: int, visits: int) -> Iterator[Engine]:
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_store_engine(f"sqlite:///{folder}/bench.sqlite")
+        fill(engine, count, visits)
+        yield engine
+        engine.dispose()
+
+
+@contextmanager
+def postgres_store(count: int, visits: int) -> Iterator[Engine]:
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+    try:
+        engine = create_store_engine(f"{PG_URL}?options=-csearch_path%3D{PG_SCHEMA}")
+        fill(engine, count, visits)
+        yield engine
+        engine.dispose()
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        admin.dispose()
+
+
+def run(engine: Engine, label: str, requests: int) -> None:
+    with engine.connect() as connection:
+        apts = connection.execute(select(func.count()).select_from(appointments)).scalar_one()
+        procs = connection.execute(select(func.count()).select_from(procedure_logs)).scalar_one()
+    label = f"{label} ({apts:,} appointments, {procs:,} procedures)"
+    kpi_times(engine, label)
+    measure(engine, label, requests)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument(
+        "--visits", type=int, default=15, help="hygiene visits per patient, at most"
+    )
+    parser.add_argument("--requests", type=int, default=30, help="per page")
+    parser.add_argument("--sqlite-only", action="store_true")
+    args = parser.parse_args()
+    with sqlite_store(args.patients, args.visits) as engine:
+        run(engine, f"SQLite, {args.patients:,} patients", args.requests)
+    if not args.sqlite_only:
+        with postgres_store(args.patients, args.visits) as engine:
+            run(engine, f"PostgreSQL, {args.patients:,} patients", args.requests)
+
+
+if __name__ == "__main__":
+    main()
