@@ -86,6 +86,15 @@ def test_kpis_equal_an_independent_sql_count(seeded: Engine) -> None:
     active = one(seeded, f"SELECT COUNT(*) FROM patients p WHERE {ACTIVE}", **common)
     assert kpis.active_patients == active
     assert 0 < active < kpis.status_active
+    end_of_last_month = datetime.combine(today.replace(day=1), datetime.min.time()) - timedelta(
+        seconds=1
+    )
+    active_then = one(
+        seeded,
+        f"SELECT COUNT(*) FROM patients p WHERE {ACTIVE}",
+        **{**common, "since": months_before(end_of_last_month, 18), "now": end_of_last_month},
+    )
+    assert kpis.active_last_month == active_then
     no_future = one(seeded, f"SELECT COUNT(*) FROM patients p WHERE {ACTIVE} {NO_FUTURE}", **common)
     assert kpis.no_future_appointment == no_future
     assert 0 < no_future < active

@@ -118,9 +118,24 @@ appointments = _table(
     Column("pattern_secondary", String(255)),
     Column("item_order_planned", Integer),
 )
-# last/next visit per patient, the schedule of a day, visits per month
-Index("ix_appointments_patient", appointments.c.practice, appointments.c.pat_num)
-Index("ix_appointments_when", appointments.c.practice, appointments.c.apt_date_time)
+# Covering indexes: each patient's last/next visit, and the schedule of a day and the visits
+# per month, are read from the index alone (no table row per appointment).
+Index(
+    "ix_appointments_patient",
+    appointments.c.practice,
+    appointments.c.pat_num,
+    appointments.c.apt_status,
+    appointments.c.apt_date_time,
+    appointments.c.missing_since,
+)
+Index(
+    "ix_appointments_when",
+    appointments.c.practice,
+    appointments.c.apt_date_time,
+    appointments.c.apt_status,
+    appointments.c.missing_since,
+    appointments.c.pat_num,
+)
 
 deleted_appointments = _table(
     "deleted_appointments",
@@ -176,12 +191,18 @@ procedure_logs = _table(
     Column("is_date_prosth_est", Boolean),
     Column("sec_date_entry", DateTime),
 )
-# production by day and provider; planned treatment; a patient's chart
+# production by day and provider (covering: read from the index alone); planned treatment;
+# a patient's chart
 Index(
     "ix_procedures_status_date",
     procedure_logs.c.practice,
     procedure_logs.c.proc_status,
     procedure_logs.c.proc_date,
+    procedure_logs.c.prov_num,
+    procedure_logs.c.proc_fee,
+    procedure_logs.c.unit_qty,
+    procedure_logs.c.base_units,
+    procedure_logs.c.missing_since,
 )
 Index("ix_procedures_patient", procedure_logs.c.practice, procedure_logs.c.pat_num)
 

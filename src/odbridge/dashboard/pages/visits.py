@@ -73,7 +73,7 @@ def _moment() -> datetime:
 def _summary(dash: Dashboard, scope: Scope, at: datetime) -> VisitSummary:
     value: VisitSummary = dash.cache.get(
         ("visit_summary", scope.key, at.date(), at.hour),
-        lambda: visit_summary(dash.engine, scope.query, at),
+        lambda: visit_summary(dash.engine, scope.query, at, active_months=SETTINGS.active_months),
     ).value
     return value
 
@@ -177,7 +177,7 @@ def worklist(dash: Dashboard, request: Request) -> Page:
     pages = max(1, -(-len(entries) // PER_PAGE))
     page = min(int_param(request.query_params, "page", low=1, high=1_000_000) or 1, pages)
     shown = entries if as_json else entries[(page - 1) * PER_PAGE : page * PER_PAGE]
-    rows = worklist_rows(dash.engine, shown)
+    rows = worklist_rows(dash.engine, shown, _moment())
     _audit(dash, request, f"worklist {name}", scope, [r["pat_num"] for r in rows])
     w = WORKLISTS[name]
     cols = columns_of(name)
@@ -246,7 +246,7 @@ def download_routes(dash: Dashboard) -> list[BaseRoute]:
     def download(request: Request) -> Response:
         kind = request.url.path.rsplit(".", 1)[-1]
         name, scope, entries, _ = _entries(dash, request)
-        rows = worklist_rows(dash.engine, entries)
+        rows = worklist_rows(dash.engine, entries, _moment())
         cols = columns_of(name)
         _audit(
             dash,

@@ -21,13 +21,15 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, case, func, literal, or_, select, tuple_
 
 from odbridge.dashboard.queries.sql import Practices, practice_condition
+from odbridge.dashboard.queries.visit_figures import Figure, build_figures
 from odbridge.store.schema import patients
-from odbridge.store.schema_visits import appointments, procedure_logs, recalls
+from odbridge.store.schema_visits import appointments, procedure_logs, providers, recalls
 
 P, A, PR, R = patients.c, appointments.c, procedure_logs.c, recalls.c
+PV = providers.c
 
 # Open Dental's spellings (the API's ApptStatus and ProcStat names)
 COMPLETE, SCHEDULED, BROKEN = "Complete", "Scheduled", "Broken"
@@ -99,80 +101,102 @@ def _money(value: Any) -> Decimal:
 # -- per patient: last and next visit ------------------------------------------------------
 @dataclass(frozen=True)
 class VisitSummary:
-    """Each patient's last and next visit, and the patients with a status of Patient."""
+    """Each patient's last and next visit (now, and at the ends of last month and of the
+    same month a year earlier, for the trend), last hygiene visit, and the patients with a
+    status of Patient."""
 
     last_visit: dict[Key, datetime]
     next_visit: dict[Key, datetime]
     active_status: frozenset[Key]
+    trend_points: tuple[datetime, ...] = ()
+    last_visit_then: tuple[dict[Key, datetime], ...] = ()
+    last_hygiene: dict[Key, datetime] = field(default_factory=dict)
 
 
-def visit_summary(engine: Engine, practice: Practices, now: datetime) -> VisitSummary:
-    """One grouped pass over the appointments (and the patients' statuses)."""
-    last_q = (
-        select(A.practice, A.pat_num, func.max(A.apt_date_time))
+def trend_points(now: datetime) -> tuple[datetime, datetime]:
+    """The end of last month, and of the same month a year earlier."""
+    this_month = datetime.combine(month_start(now.date()), datetime.min.time())
+    year_ago = datetime.combine(month_start(now.date(), 11), datetime.min.time())
+    return this_month - timedelta(seconds=1), year_ago - timedelta(seconds=1)
+
+
+HYGIENE_LOOKBACK_DAYS = 92
+"""How far back the summary looks for hygiene visits (the figure's window is at most this)."""
+
+
+def _hygiene() -> ColumnElement[bool]:
+    return or_(A.is_hygiene.is_(True), A.prov_hyg.is_not(None))
+
+
+def visit_summary(
+    engine: Engine, practice: Practices, now: datetime, *, active_months: int = 18
+) -> VisitSummary:
+    """One grouped pass over the Complete and Scheduled appointments that matter (from the
+    start of the oldest active window the trend needs: ``active_months`` before the end of
+    the same month a year ago; read from the covering day index), and the patients'
+    statuses. ``last_visit`` is None for a patient not seen since then: older last visits
+    are looked up for the rows a list shows (:func:`last_visits`)."""
+    points = trend_points(now)
+    horizon = months_before(points[-1], active_months)
+    complete = A.apt_status == COMPLETE
+    query = (
+        select(
+            A.practice,
+            A.pat_num,
+            func.max(case((and_(complete, A.apt_date_time <= now), A.apt_date_time))),
+            func.min(
+                case((and_(A.apt_status == SCHEDULED, A.apt_date_time >= now), A.apt_date_time))
+            ),
+            *(
+                func.max(case((and_(complete, A.apt_date_time <= at), A.apt_date_time)))
+                for at in points
+            ),
+        )
         .where(
             *_scope(A.practice, practice),
+            A.apt_date_time >= horizon,
+            A.apt_status.in_((COMPLETE, SCHEDULED)),
             A.missing_since.is_(None),
-            A.apt_status == COMPLETE,
-            A.apt_date_time <= now,
         )
         .group_by(A.practice, A.pat_num)
     )
-    next_q = (
-        select(A.practice, A.pat_num, func.min(A.apt_date_time))
+    hygiene_q = (
+        select(A.practice, A.pat_num, func.max(A.apt_date_time))
         .where(
             *_scope(A.practice, practice),
+            A.apt_date_time >= now - timedelta(days=HYGIENE_LOOKBACK_DAYS),
+            A.apt_date_time <= now,
+            A.apt_status == COMPLETE,
             A.missing_since.is_(None),
-            A.apt_status == SCHEDULED,
-            A.apt_date_time >= now,
+            _hygiene(),
         )
         .group_by(A.practice, A.pat_num)
     )
     status_q = select(P.practice, P.pat_num).where(
         *_scope(P.practice, practice), P.missing_since.is_(None), P.pat_status == ACTIVE_STATUS
     )
+    last: dict[Key, datetime] = {}
+    nxt: dict[Key, datetime] = {}
+    then: tuple[dict[Key, datetime], ...] = tuple({} for _ in points)
+    hygiene: dict[Key, datetime] = {}
     with engine.connect() as connection:
-        last = {(p, int(n)): t for p, n, t in connection.execute(last_q) if n is not None}
-        nxt = {(p, int(n)): t for p, n, t in connection.execute(next_q) if n is not None}
+        for p, n, last_t, next_t, *rest in connection.execute(query):
+            if n is None:
+                continue
+            key = (p, int(n))
+            if last_t is not None:
+                last[key] = last_t
+            if next_t is not None:
+                nxt[key] = next_t
+            for found, at_t in zip(then, rest, strict=True):
+                if at_t is not None:
+                    found[key] = at_t
+        hygiene = {(p, int(n)): t for p, n, t in connection.execute(hygiene_q) if n is not None}
         active = frozenset((p, int(n)) for p, n in connection.execute(status_q))
-    return VisitSummary(last, nxt, active)
+    return VisitSummary(last, nxt, active, points, then, hygiene)
 
 
 # -- the figures ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Figure:
-    """One headline number, how it is defined, and its trend when it has one."""
-
-    key: str
-    label: str
-    value: int | Decimal | float | None
-    kind: str
-    """count | money | percent"""
-    definition: str
-    previous_month: int | Decimal | float | None = None
-    last_year: int | Decimal | float | None = None
-    worklist: str | None = None
-    """The worklist listing the patients behind it, if any."""
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "value": _json_value(self.value),
-            "kind": self.kind,
-            "definition": self.definition,
-            "previous_month": _json_value(self.previous_month),
-            "last_year": _json_value(self.last_year),
-        }
-
-
-def _json_value(value: int | Decimal | float | None) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, float):
-        return round(value, 1)
-    return value
-
-
 @dataclass
 class VisitKpis:
     """Every visit figure of one practice (or all of them) at one moment."""
@@ -256,7 +280,7 @@ def compute_kpis(
 ) -> VisitKpis:
     """Every visit figure for ``practice`` (None: all practices) at ``now`` (local time)."""
     settings = settings or KpiSettings()
-    summary = summary or visit_summary(engine, practice, now)
+    summary = summary or visit_summary(engine, practice, now, active_months=settings.active_months)
     today = now.date()
     n = max(settings.trend_months, 13)
     months = [month_start(today, n - 1 - i) for i in range(n)]
@@ -265,11 +289,17 @@ def compute_kpis(
     active = {k for k, t in summary.last_visit.items() if t >= active_since} & summary.active_status
     no_future = {k for k in active if k not in summary.next_visit}
 
+    active_then = [
+        sum(
+            1
+            for k, t in then.items()
+            if t >= months_before(at, settings.active_months) and k in summary.active_status
+        )
+        for at, then in zip(summary.trend_points, summary.last_visit_then, strict=True)
+    ]
+    hygiene_since = now - timedelta(days=settings.hygiene_days)
+    hygiene = {k for k, t in summary.last_hygiene.items() if t >= hygiene_since}
     with engine.connect() as connection:
-        active_then = [
-            _active_at(connection, practice, at, settings.active_months)
-            for at in (edges_dt[-1] - timedelta(seconds=1), edges_dt[-12] - timedelta(seconds=1))
-        ]
         new = _by_month(
             connection,
             _monthly(
@@ -286,8 +316,7 @@ def compute_kpis(
         by_provider = _production_by_provider(connection, practice, months, today)
         visit_counts = _appointments_by_month(connection, practice, edges_dt, now)
         recall = _recall_counts(connection, practice, today)
-        tp = _tp_unscheduled(connection, practice)
-        hygiene = _hygiene_seen(connection, practice, now, settings.hygiene_days)
+        tp_rows = tp_unscheduled(connection, practice, summary.active_status)
     reappointed = sum(1 for k in hygiene if k in summary.next_visit)
     kpis = VisitKpis(
         practice=practice,
@@ -310,9 +339,9 @@ def compute_kpis(
         recall_scheduled=recall["scheduled"],
         hygiene_seen=len(hygiene),
         hygiene_reappointed=reappointed,
-        tp_unscheduled_count=tp[0],
-        tp_unscheduled_patients=tp[1],
-        tp_unscheduled_value=_money(tp[2]),
+        tp_unscheduled_count=sum(n for _, n, _ in tp_rows),
+        tp_unscheduled_patients=len(tp_rows),
+        tp_unscheduled_value=_money(sum((v for _, _, v in tp_rows), Decimal(0))),
     )
     kpis.figures = build_figures(kpis)
     return kpis
@@ -326,41 +355,31 @@ def _by_month(connection: Any, query: Any, n: int) -> list[Any]:
     return values
 
 
-def _active_at(connection: Any, practice: Practices, at: datetime, months: int) -> int:
-    """Patients (status Patient today) with a Complete appointment in the window ending at."""
-    since = months_before(at, months)
-    query = select(func.count(func.distinct(A.pat_num))).where(
-        *_scope(A.practice, practice),
-        A.missing_since.is_(None),
-        A.apt_status == COMPLETE,
-        A.apt_date_time >= since,
-        A.apt_date_time <= at,
-        A.pat_num.in_(
-            select(P.pat_num).where(
-                *_scope(P.practice, practice),
-                P.missing_since.is_(None),
-                P.pat_status == ACTIVE_STATUS,
-                P.practice == A.practice,
-            )
-        ),
-    )
-    return int(connection.execute(query).scalar_one() or 0)
+def _month_index(months: Sequence[date], day: date) -> int:
+    index = (day.year - months[0].year) * 12 + day.month - months[0].month
+    return min(max(index, 0), len(months) - 1)
 
 
 def _production(
     connection: Any, practice: Practices, months: Sequence[date], today: date
 ) -> list[Any]:
-    bucket = _month_case(PR.proc_date, months)
-    query = _monthly(
-        bucket,
-        _value(),
-        *_scope(PR.practice, practice),
-        PR.missing_since.is_(None),
-        PR.proc_status == PROC_COMPLETE,
-        PR.proc_date >= months[0],
-        PR.proc_date <= today,
+    """Production per month: summed per day in SQL (read from the covering index), per
+    month here (no dialect's date functions)."""
+    query = (
+        select(PR.proc_date, func.sum(_value()))
+        .where(
+            *_scope(PR.practice, practice),
+            PR.proc_status == PROC_COMPLETE,
+            PR.proc_date >= months[0],
+            PR.proc_date <= today,
+            PR.missing_since.is_(None),
+        )
+        .group_by(PR.proc_date)
     )
-    return _by_month(connection, query, len(months))
+    values: list[Any] = [Decimal(0)] * len(months)
+    for day, value in connection.execute(query):
+        values[_month_index(months, day)] += Decimal(str(value or 0))
+    return values
 
 
 def _production_by_provider(
@@ -369,26 +388,31 @@ def _production_by_provider(
     this_month = months[-1]
     year_start = months[-12]
     query = (
-        select(
-            PR.prov_num,
-            func.max(PR.prov_abbr),
-            func.sum(case((PR.proc_date >= this_month, _value()), else_=0)),
-            func.sum(_value()),
-        )
+        select(PR.prov_num, PR.proc_date, func.sum(_value()))
         .where(
             *_scope(PR.practice, practice),
-            PR.missing_since.is_(None),
             PR.proc_status == PROC_COMPLETE,
             PR.proc_date >= year_start,
             PR.proc_date <= today,
+            PR.missing_since.is_(None),
         )
-        .group_by(PR.prov_num)
+        .group_by(PR.prov_num, PR.proc_date)
     )
-    rows = [
-        (None if num is None else int(num), abbr or (f"#{num}" if num else "(none)"), mtd, yr)
-        for num, abbr, mtd, yr in connection.execute(query)
+    totals: dict[int | None, list[Decimal]] = {}
+    for num, day, value in connection.execute(query):
+        key = None if num is None else int(num)
+        pair = totals.setdefault(key, [Decimal(0), Decimal(0)])
+        amount = Decimal(str(value or 0))
+        pair[1] += amount
+        if day >= this_month:
+            pair[0] += amount
+    abbrs = dict(
+        connection.execute(select(PV.prov_num, PV.abbr).where(*_scope(PV.practice, practice))).all()
+    )
+    result = [
+        (num, abbrs.get(num) or (f"#{num}" if num else "(none)"), _money(m), _money(y))
+        for num, (m, y) in totals.items()
     ]
-    result = [(num, abbr, _money(mtd), _money(yr)) for num, abbr, mtd, yr in rows]
     return sorted(result, key=lambda r: (-r[3], r[1]))
 
 
@@ -412,6 +436,14 @@ def _appointments_by_month(
     return out
 
 
+def _active_status_keys(practice: Practices) -> Any:
+    """(practice, PatNum) of patients of status Patient: an uncorrelated subquery, which
+    the databases evaluate once (a correlated one ran once per row)."""
+    return select(P.practice, P.pat_num).where(
+        *_scope(P.practice, practice), P.missing_since.is_(None), P.pat_status == ACTIVE_STATUS
+    )
+
+
 def recall_scope(practice: Practices, today: date) -> list[ColumnElement[bool]]:
     """Recalls Open Dental would list: enabled, with a due date, of patients of status
     Patient, not disabled until a later date."""
@@ -421,11 +453,7 @@ def recall_scope(practice: Practices, today: date) -> list[ColumnElement[bool]]:
         or_(R.is_disabled.is_(None), R.is_disabled.is_(False)),
         R.date_due.is_not(None),
         or_(R.disable_until_date.is_(None), R.disable_until_date <= today),
-        R.pat_num.in_(
-            select(P.pat_num).where(
-                P.practice == R.practice, P.missing_since.is_(None), P.pat_status == ACTIVE_STATUS
-            )
-        ),
+        tuple_(R.practice, R.pat_num).in_(_active_status_keys(practice)),
     ]
 
 
@@ -449,146 +477,22 @@ def _recall_counts(connection: Any, practice: Practices, today: date) -> dict[st
     }
 
 
-def tp_unscheduled_scope(practice: Practices) -> list[ColumnElement[bool]]:
-    """Treatment-planned procedures on no appointment, of patients of status Patient."""
-    return [
+def tp_unscheduled(
+    connection: Any, practice: Practices, active: frozenset[Key]
+) -> list[tuple[Key, int, Decimal]]:
+    """Per patient of status Patient (``active``): treatment-planned (TP) procedures on no
+    appointment, their count and value. Read by status from the procedures' index; the
+    patients are filtered here (a subquery made planners walk every patient's chart)."""
+    query = select(PR.practice, PR.pat_num, _value()).where(
         *_scope(PR.practice, practice),
-        PR.missing_since.is_(None),
         PR.proc_status == PROC_TP,
         PR.apt_num.is_(None),
-        PR.pat_num.in_(
-            select(P.pat_num).where(
-                P.practice == PR.practice, P.missing_since.is_(None), P.pat_status == ACTIVE_STATUS
-            )
-        ),
-    ]
-
-
-def _tp_unscheduled(connection: Any, practice: Practices) -> tuple[int, int, Any]:
-    query = select(func.count(), func.count(func.distinct(PR.pat_num)), func.sum(_value())).where(
-        *tp_unscheduled_scope(practice)
-    )
-    count, pats, value = connection.execute(query).one()
-    return int(count or 0), int(pats or 0), value
-
-
-def _hygiene_seen(connection: Any, practice: Practices, now: datetime, days: int) -> set[Key]:
-    query = select(A.practice, A.pat_num).where(
-        *_scope(A.practice, practice),
-        A.missing_since.is_(None),
-        A.apt_status == COMPLETE,
-        or_(A.is_hygiene.is_(True), A.prov_hyg.is_not(None)),
-        A.apt_date_time >= now - timedelta(days=days),
-        A.apt_date_time <= now,
-    )
-    return {(p, int(n)) for p, n in connection.execute(query.distinct()) if n is not None}
-
-
-# -- definitions -------------------------------------------------------------------------
-def build_figures(k: VisitKpis) -> list[Figure]:
-    """The headline figures, each with its definition and trend."""
-    s = k.settings
-    month = k.months[-1].strftime("%B %Y")
-    prev, year = -2, -13
-    return [
-        Figure(
-            "active_patients",
-            "Active patients",
-            k.active_patients,
-            "count",
-            f"Patients whose PatStatus is “Patient” and who had a Complete appointment in the "
-            f"last {s.active_months} months (up to now). {k.status_active:,} patients have the "
-            "status alone. The trend compares the same count at the end of last month and a "
-            "year earlier (status as of today).",
-            previous_month=k.active_last_month,
-            last_year=k.active_last_year,
-        ),
-        Figure(
-            "new_patients",
-            "New patients this month",
-            k.new_patients[-1],
-            "count",
-            f"Patients whose DateFirstVisit falls in {month} (Open Dental sets it at the first "
-            "appointment). Trend: the same count for last month and a year ago.",
-            previous_month=k.new_patients[prev],
-            last_year=k.new_patients[year],
-        ),
-        Figure(
-            "no_future_appointment",
-            "Active, no future appointment",
-            k.no_future_appointment,
-            "count",
-            "Active patients (as above) with no Scheduled appointment from now on. Planned, "
-            "Unscheduled-list and Broken appointments do not count as booked.",
-            worklist="reactivation",
-        ),
-        Figure(
-            "recall_overdue",
-            "Recall overdue",
-            k.recall_overdue,
-            "count",
-            "Patients (status Patient) with an enabled recall whose DateDue is before today and "
-            "no recall appointment scheduled (DateScheduled empty). Recalls disabled until a "
-            "later date are left out, as in Open Dental's recall list.",
-            worklist="recall",
-        ),
-        Figure(
-            "recall_due_this_month",
-            "Recall due this month",
-            k.recall_due_this_month,
-            "count",
-            f"Patients (status Patient) with an enabled recall whose DateDue falls in {month}.",
-        ),
-        Figure(
-            "recall_scheduled",
-            "Recall scheduled",
-            k.recall_scheduled_pct,
-            "percent",
-            f"Share of enabled recalls of patients with status Patient that have a recall "
-            f"appointment scheduled (DateScheduled set): {k.recall_scheduled:,} of "
-            f"{k.recall_enabled:,}.",
-        ),
-        Figure(
-            "hygiene_reappointment",
-            "Hygiene reappointment",
-            k.hygiene_reappointment_pct,
-            "percent",
-            f"Of the {k.hygiene_seen:,} patients with a Complete hygiene appointment "
-            f"(IsHygiene, or a hygienist set) in the last {s.hygiene_days} days, the share "
-            f"that now have a Scheduled appointment from now on ({k.hygiene_reappointed:,}).",
-        ),
-        Figure(
-            "production",
-            "Production this month",
-            k.production[-1],
-            "money",
-            f"Gross production: the sum of ProcFee × (UnitQty + BaseUnits) of Complete (C) "
-            f"procedures whose ProcDate falls in {month}, to today, as Open Dental's own "
-            "dashboard computes it. Write-offs and adjustments are not in the API data "
-            "synced, so this is not net production. Trend: last month and a year ago.",
-            previous_month=k.production[prev],
-            last_year=k.production[year],
-        ),
-        Figure(
-            "treatment_planned_unscheduled",
-            "Treatment planned, unscheduled",
-            k.tp_unscheduled_value,
-            "money",
-            f"Treatment-planned (TP) procedures not on any appointment (AptNum 0) of patients "
-            f"with status Patient: {k.tp_unscheduled_count:,} procedures for "
-            f"{k.tp_unscheduled_patients:,} patients; value = ProcFee × (UnitQty + BaseUnits). "
-            "Inactive plans (TPi) are left out.",
-            worklist="unscheduled",
-        ),
-        Figure(
-            "broken_rate",
-            "Broken appointment rate",
-            k.broken_rate(),
-            "percent",
-            f"Broken ÷ (Broken + Complete) among appointments dated in {month} up to now. "
-            "Appointments broken and then sent to the Unscheduled list are not counted "
-            "(Open Dental no longer marks them Broken). Trend: last month and a year ago.",
-            previous_month=k.broken_rate(prev),
-            last_year=k.broken_rate(year),
-        ),
-    ]
+        PR.missing_since.is_(None),
+    )  # no GROUP BY: it would lead SQLite to walk the patient index instead of the status one
+    totals: dict[Key, list[Any]] = {}
+    for p, n, value in connection.execute(query):
+        if n is not None and (p, int(n)) in active:
+            entry = totals.setdefault((p, int(n)), [0, Decimal(0)])
+            entry[0] += 1
+            entry[1] += Decimal(str(value or 0))
+    return [(key, int(c), _money(v)) for key, (c, v) in totals.items()]

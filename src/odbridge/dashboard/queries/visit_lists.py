@@ -26,7 +26,7 @@ from odbridge.dashboard.queries.visit_kpis import (
     VisitSummary,
     months_before,
     recall_scope,
-    tp_unscheduled_scope,
+    tp_unscheduled,
 )
 from odbridge.store.schema import patients
 from odbridge.store.schema_visits import (
@@ -159,12 +159,7 @@ def worklist_entries(
         if name == "recall":
             return _recall_entries(connection, practice, now.date(), last)
         if name == "unscheduled":
-            query = (
-                select(PR.practice, PR.pat_num, func.count(), func.sum(_value()))
-                .where(*tp_unscheduled_scope(practice))
-                .group_by(PR.practice, PR.pat_num)
-            )
-            found = [((p, int(n)), int(c), _money(v)) for p, n, c, v in connection.execute(query)]
+            found = tp_unscheduled(connection, practice, summary.active_status)
             found.sort(key=lambda e: (-e[2], e[0]))
             return [
                 (k, {"procedures": c, "value": v, "last_visit": last.get(k)}) for k, c, v in found
@@ -219,8 +214,38 @@ def _recall_entries(
     return rows
 
 
-def worklist_rows(engine: Engine, entries: Sequence[Entry]) -> list[dict[str, Any]]:
-    """The entries with each patient's name and contact details, in the entries' order."""
+def last_visits(engine: Engine, keys: Sequence[Key], now: datetime) -> dict[Key, datetime]:
+    """Each patient's last visit (latest Complete appointment up to ``now``), for patients
+    the summary's window does not reach; from the (practice, PatNum) covering index."""
+    by_practice: dict[str, list[int]] = {}
+    for practice, pat_num in keys:
+        by_practice.setdefault(practice, []).append(pat_num)
+    found: dict[Key, datetime] = {}
+    with engine.connect() as connection:
+        for practice, numbers in by_practice.items():
+            for start in range(0, len(numbers), 500):
+                query = (
+                    select(A.pat_num, func.max(A.apt_date_time))
+                    .where(
+                        A.practice == practice,
+                        A.pat_num.in_(numbers[start : start + 500]),
+                        A.apt_status == COMPLETE,
+                        A.apt_date_time <= now,
+                        A.missing_since.is_(None),
+                    )
+                    .group_by(A.pat_num)
+                )
+                for n, t in connection.execute(query):
+                    if t is not None:
+                        found[(practice, int(n))] = t
+    return found
+
+
+def worklist_rows(
+    engine: Engine, entries: Sequence[Entry], now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The entries with each patient's name and contact details, in the entries' order; a
+    ``last_visit`` left empty by the summary's window is looked up (at ``now``)."""
     by_practice: dict[str, list[int]] = {}
     for (practice, pat_num), _ in entries:
         by_practice.setdefault(practice, []).append(pat_num)
@@ -234,10 +259,14 @@ def worklist_rows(engine: Engine, entries: Sequence[Entry]) -> list[dict[str, An
                 )
                 for r in connection.execute(query).mappings():
                     found[(r["practice"], int(r["pat_num"]))] = dict(r)
+    older = [k for k, values in entries if "last_visit" in values and values["last_visit"] is None]
+    earlier = last_visits(engine, older, now or datetime.now()) if older else {}
     out = []
     for key, values in entries:
         row = dict(found.get(key) or {"practice": key[0], "pat_num": key[1]})
         row.update(values)
+        if key in earlier:
+            row["last_visit"] = earlier[key]
         out.append(row)
     return out
 
@@ -245,7 +274,10 @@ def worklist_rows(engine: Engine, entries: Sequence[Entry]) -> list[dict[str, An
 # -- the schedule --------------------------------------------------------------------------
 def day_schedule(engine: Engine, practice: Practices, day: date) -> list[dict[str, Any]]:
     """Appointments on the book that day (Scheduled, Complete, Broken), by time, with the
-    patient's name and the operatory."""
+    patient's name and the operatory.
+
+    The day's appointments come from the (practice, AptDateTime) index alone; names and
+    operatories are then looked up by key (a join lets planners start from patients)."""
     start = datetime.combine(day, time.min)
     query = (
         select(
@@ -259,26 +291,39 @@ def day_schedule(engine: Engine, practice: Practices, day: date) -> list[dict[st
             A.proc_descript,
             A.pattern,
             A.is_new_patient,
-            OP.op_name,
-            P.lname,
-            P.fname,
-            P.preferred,
+            A.op,
         )
-        .outerjoin(patients, (P.practice == A.practice) & (P.pat_num == A.pat_num))
-        .outerjoin(operatories, (OP.practice == A.practice) & (OP.operatory_num == A.op))
         .where(
             *_scope(A.practice, practice),
-            A.missing_since.is_(None),
-            A.apt_status.in_((SCHEDULED, COMPLETE, BROKEN)),
             A.apt_date_time >= start,
             A.apt_date_time < start + timedelta(days=1),
+            A.missing_since.is_(None),
+            A.apt_status.in_((SCHEDULED, COMPLETE, BROKEN)),
         )
         .order_by(A.apt_date_time, A.apt_num)
     )
     with engine.connect() as connection:
         rows = [dict(r) for r in connection.execute(query).mappings()]
+        ops = {
+            (p, int(n)): name
+            for p, n, name in connection.execute(
+                select(OP.practice, OP.operatory_num, OP.op_name).where(
+                    *_scope(OP.practice, practice)
+                )
+            )
+        }
+    keys = [(r["practice"], int(r["pat_num"])) for r in rows if r["pat_num"] is not None]
+    names = {
+        (r["practice"], r["pat_num"]): r
+        for r in worklist_rows(engine, [(k, {}) for k in dict.fromkeys(keys)])
+    }
     for row in rows:
         row["pat_num"] = int(row["pat_num"]) if row["pat_num"] is not None else None
+        person = names.get((row["practice"], row["pat_num"]), {})
+        row.update(
+            lname=person.get("lname"), fname=person.get("fname"), preferred=person.get("preferred")
+        )
+        row["op_name"] = ops.get((row["practice"], int(row["op"]))) if row["op"] else None
         row["minutes"] = 5 * len(row.pop("pattern") or "")
         row["confirmed"] = is_confirmed(row["confirmed_name"])
     return rows
