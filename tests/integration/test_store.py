@@ -104,6 +104,32 @@ def test_a_version_2_store_gains_the_sync_columns_and_keeps_its_runs(store_url: 
             kept = connection.execute(text("SELECT rows_inserted, rows_confirmed FROM sync_runs"))
             assert kept.all() == [(5, 0)]
             versions = sorted(connection.execute(select(schema_version.c.version)).scalars())
-        assert versions[-1] == SCHEMA_VERSION == 3
+        assert versions[-1] == SCHEMA_VERSION
+    finally:
+        engine.dispose()
+
+
+def test_a_version_3_store_gets_the_covering_visit_indexes(store_url: str) -> None:
+    from sqlalchemy import inspect, text
+
+    old = create_store_engine(store_url)
+    with old.begin() as connection:  # the narrow index of schema 2
+        connection.execute(text("DROP INDEX ix_appointments_patient"))
+        connection.execute(
+            text("CREATE INDEX ix_appointments_patient ON appointments (practice, pat_num)")
+        )
+        connection.execute(schema_version.delete())
+        connection.execute(schema_version.insert().values(version=3))
+    old.dispose()
+    engine = create_store_engine(store_url)
+    try:
+        found = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("appointments")}
+        assert found["ix_appointments_patient"] == [
+            "practice",
+            "pat_num",
+            "apt_status",
+            "apt_date_time",
+            "missing_since",
+        ]
     finally:
         engine.dispose()

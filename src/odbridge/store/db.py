@@ -56,7 +56,20 @@ def _sync_v2_columns(connection: Any) -> None:
             connection.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
-MIGRATIONS: dict[int, Callable[[Any], None]] = {2: _add_visit_tables, 3: _sync_v2_columns}
+def _visit_covering_indexes(connection: Any) -> None:
+    """4: the visit tables' indexes cover the dashboard's queries (a patient's visits, a
+    day's appointments, production by day): the narrower ones of version 2 are rebuilt."""
+    for table in (schema_visits.appointments, schema_visits.procedure_logs):
+        for index in table.indexes:
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+            index.create(connection)
+
+
+MIGRATIONS: dict[int, Callable[[Any], None]] = {
+    2: _add_visit_tables,
+    3: _sync_v2_columns,
+    4: _visit_covering_indexes,
+}
 """version → function(connection) that upgrades a store from ``version - 1``."""
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bump with every change to the tables, and add its migration to ``db.MIGRATIONS``."""
 
 metadata = MetaData()
