@@ -15,6 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from odbridge.cli import app
+from odbridge.cli.simulate import paste_settings
+from tests.helpers import SimulatorFactory
 
 pytestmark = pytest.mark.integration
 
@@ -60,8 +62,16 @@ def test_simulate_serves_until_stopped_and_logs_without_keys() -> None:
         output, _ = process.communicate(timeout=15)
     assert f"http://127.0.0.1:{port}/api/v1" in output
     assert "GET /api/v1/patients/Simple 200" in output
-    assert "d-123" not in output
-    assert "custkey-sim" not in output
+    assert "d-123" not in output  # a key the user chose is never printed
+    paste = next(line for line in output.splitlines() if "export ODBRIDGE_BASE_URL" in line)
+    assert paste.split() == [
+        "export",
+        f"ODBRIDGE_BASE_URL=http://127.0.0.1:{port}/api/v1",
+        'ODBRIDGE_DEVELOPER_KEY="${ODBRIDGE_SIM_DEVELOPER_KEY}"',
+        "ODBRIDGE_CUSTOMER_KEY=custkey-sim",  # the simulator's built-in, public key
+        "ODBRIDGE_TIER=full",
+        "ODBRIDGE_MODE=remote",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -122,3 +132,16 @@ def test_simulate_serves_a_group_of_practices_as_an_older_open_dental() -> None:
     assert next(r for r in second.json() if r["PatNum"] == 3)["PatStatus"] == "Deleted"  # 21.3
     assert "practices    : 2" in output
     assert "21.3" in output
+
+
+def test_the_lines_to_paste_configure_the_cli_for_the_simulator(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    sim = simulator_factory(developer_key="devkey-sim", customer_key="custkey-sim")
+    line = paste_settings(sim.settings, sim.base_url)
+    assert line.startswith("export ")
+    env = dict(item.split("=", 1) for item in line.removeprefix("export ").split())
+    env["ODBRIDGE_DB"] = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    result = CliRunner().invoke(app, ["patients", "get", "1", "--format", "json"], env=env)
+    assert result.exit_code == 0, result.stderr
+    assert '"PatNum": 1' in result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -131,3 +132,29 @@ def _print_listening(settings: SimulatorSettings) -> None:
     console.print("  auth         : Authorization: ODFHIR <developer key>/<customer key>")
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         console.print("[yellow]warning:[/yellow] listening beyond this machine (no TLS).")
+    # plain lines (never wrapped), ready to paste into another terminal
+    typer.echo("\nTry the CLI against it: paste these lines in another terminal", err=True)
+    typer.echo(f"  {paste_settings(settings, base)}", err=True)
+    typer.echo("  odbridge check && odbridge sync && odbridge status", err=True)
+
+
+def paste_settings(settings: SimulatorSettings, base_url: str) -> str:
+    """``export ODBRIDGE_...`` for a client of this simulator. A key the user chose is named
+    by the variable it came from (or a placeholder), never printed; the built-in ones are."""
+    first = "-1" if settings.practices > 1 else ""  # the first practice's customer key
+    keys = (
+        ("DEVELOPER_KEY", settings.developer_key.get_secret_value(), "devkey-sim", ""),
+        ("CUSTOMER_KEY", settings.customer_key.get_secret_value(), "custkey-sim", first),
+    )
+    values = [f"ODBRIDGE_BASE_URL={base_url}"]
+    for name, value, builtin, suffix in keys:
+        source = f"ODBRIDGE_SIM_{name}"
+        if value == builtin:
+            shown = value + suffix
+        elif os.environ.get(source) == value:
+            shown = f'"${{{source}}}{suffix}"'
+        else:
+            shown = f"<your {name.lower().replace('_', ' ')}>"
+        values.append(f"ODBRIDGE_{name}={shown}")
+    values += [f"ODBRIDGE_TIER={settings.tier}", f"ODBRIDGE_MODE={settings.mode}"]
+    return "export " + " ".join(values)
