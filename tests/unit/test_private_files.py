@@ -100,3 +100,28 @@ def test_a_store_in_a_private_folder_is_not_warned_about(
         create_store_engine(f"sqlite:///{tmp_path / 'private' / 'store.sqlite'}").dispose()
     assert "patient data but" not in caplog.text
     assert path_findings(tmp_path / "private" / "store.sqlite", secret=True) == []
+
+
+def test_serve_stops_with_the_fix_when_the_session_key_folder_is_shared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from odbridge.cli import app
+    from odbridge.dashboard.server import default_secret_path
+    from odbridge.store.users import add_user
+
+    url = f"sqlite:///{tmp_path / 'private' / 'store.sqlite'}"
+    engine = create_store_engine(url)
+    add_user(engine, "admin", "correct horse battery", role="admin")
+    engine.dispose()
+    folder = tmp_path / "shared-data"
+    folder.mkdir()
+    folder.chmod(0o777)  # the user data folder, where the session key lives
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder))
+    assert default_secret_path().is_relative_to(folder)
+    result = CliRunner().invoke(app, ["serve", "--db", url, "--port", "9"])
+    assert result.exit_code == 2
+    assert "The dashboard's session key" in result.stderr
+    assert f"chmod go-w {folder}" in " ".join(result.stderr.split())
+    assert "Dashboard at" not in result.stderr  # it never started
