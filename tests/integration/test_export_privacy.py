@@ -18,6 +18,7 @@ from odbridge.store.schema import patients
 from tests.integration.test_export_command import run
 from tests.integration.test_export_support import (
     MAIN,
+    NORTH,
     PAT_NUM_OFFSET,
     READERS,
     TODAY,
@@ -217,3 +218,38 @@ def test_a_de_identified_workbook_is_dated_by_the_year_only(
     assert sorted(stamps) == [("created", start_of_year), ("modified", start_of_year)]
     with zipfile.ZipFile(tmp_path / "d.xlsx") as book:  # the parts carry no time either
         assert {info.date_time[:3] for info in book.infolist()} <= {(1980, 1, 1), (1980, 1, 31)}
+
+
+# -- item 6 (export side): a user's practices limit what an export reads ---------------------
+
+
+def test_an_export_limited_to_some_practices_never_holds_the_others(
+    small_store: Engine, tmp_path: Path
+) -> None:
+    result = export(
+        small_store, format="jsonl", out=tmp_path / "mine.jsonl", allowed_practices={MAIN}
+    )
+    rows = READERS["jsonl"](tmp_path / "mine.jsonl")
+    assert {row["practice"] for row in rows} == {MAIN}
+    assert result.rows == len(store_records(small_store, practice=MAIN))
+    (entry, *_) = entries(small_store)
+    assert f"practices={MAIN}" in (entry.detail or "").split("; ")
+    nothing = export(small_store, format="csv", out=tmp_path / "none.csv", allowed_practices=())
+    assert nothing.rows == 0
+    assert read_csv(tmp_path / "none.csv") == []
+
+
+def test_naming_a_practice_outside_ones_own_is_refused(small_store: Engine, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match=f"may not export practice '{NORTH}'"):
+        export(
+            small_store,
+            format="csv",
+            out=tmp_path / "theirs.csv",
+            practice=NORTH,
+            allowed_practices={MAIN},
+        )
+    assert not (tmp_path / "theirs.csv").exists()
+    mine = export(
+        small_store, format="csv", out=tmp_path / "m.csv", practice=MAIN, allowed_practices={MAIN}
+    )
+    assert mine.rows == len(store_records(small_store, practice=MAIN))

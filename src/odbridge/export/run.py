@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -106,6 +106,7 @@ def export(
     format: str,
     out: str | Path,
     practice: str | None = None,
+    allowed_practices: Collection[str] | None = None,
     statuses: str | Sequence[str] | None = None,
     changed_since: date | None = None,
     columns: str | Sequence[str] | None = None,
@@ -125,6 +126,8 @@ def export(
       ``collection`` Bundle with ``fhir_bundle``).
     - ``out``: a file path, or ``"-"`` for standard output (csv, jsonl, fhir).
     - ``practice``: one practice (default: all); ``statuses``: PatStatus names.
+    - ``allowed_practices``: the practices the person exporting may see (None: every
+      one). Rows of the others are never read, and naming another ``practice`` is refused.
     - ``changed_since``: rows whose ``last_synced_at`` (when their content last changed in
       the store, UTC) is on or after that day (a ``datetime``: that moment).
     - ``columns``: tabular formats only; names from :data:`EXPORTABLE_COLUMNS`.
@@ -172,7 +175,8 @@ def export(
     key_path = Path(key_file).expanduser() if key_file is not None else None
     pseudonymize = Pseudonymizer(load_or_create_key(key_path)) if deidentify else None
     plan = _plan(fmt, chosen, pseudonymize, day)
-    query = _query(plan.selected, practice, status_names, since, include_missing)
+    scope = _scope(practice, allowed_practices)
+    query = _query(plan.selected, scope, status_names, since, include_missing)
 
     rows = 0
     failure: BaseException | None = None
@@ -231,6 +235,7 @@ def export(
                 fhir_bundle,
                 failure,
                 unguarded=fmt == "csv" and not guard_formulas,
+                limited_to=scope if isinstance(scope, frozenset) else None,
             ),
             failed=failure is not None,
         )
@@ -294,15 +299,28 @@ def _plan(
     return _Plan(tuple(chosen), columns, None)
 
 
+def _scope(practice: str | None, allowed: Collection[str] | None) -> str | frozenset[str] | None:
+    """Which practices to read: one, a set (the allowed ones), or None (all)."""
+    if allowed is None:
+        return practice
+    if practice is None:
+        return frozenset(allowed)
+    if practice not in allowed:
+        raise ExportError(f"You may not export practice '{practice}': it is not among yours.")
+    return practice
+
+
 def _query(
     selected: Sequence[str],
-    practice: str | None,
+    practice: str | frozenset[str] | None,
     statuses: Sequence[str] | None,
     since: datetime | None,
     include_missing: bool,
 ) -> Select[Any]:
     query = select(*(patients.c[name] for name in selected))
-    if practice is not None:
+    if isinstance(practice, frozenset):
+        query = query.where(patients.c.practice.in_(sorted(practice)))
+    elif practice is not None:
         query = query.where(patients.c.practice == practice)
     if statuses is not None:
         query = query.where(patients.c.pat_status.in_(list(statuses)))
@@ -422,9 +440,12 @@ def _detail(
     failure: BaseException | None,
     *,
     unguarded: bool = False,
+    limited_to: frozenset[str] | None = None,
 ) -> str:
     """The audit entry's detail: destination kind and filters, never a path or patient data."""
     parts = [f"to={'stdout' if to_stdout else 'file'}"]
+    if limited_to is not None:
+        parts.append(f"practices={','.join(sorted(limited_to))}")
     if "ssn" in chosen:
         parts.append("ssn")
     if unguarded:
