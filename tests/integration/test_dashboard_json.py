@@ -55,7 +55,7 @@ def last_audit(engine: Engine) -> dict[str, object]:
 
 def test_every_page_has_a_json_twin_behind_the_same_login(served: tuple[Engine, str]) -> None:
     _, url = served
-    paths = [p.json_path.replace("{pat_num}", "5") for p in PAGES]
+    paths = [p.json_path.replace("{pat_num}", "5").replace("{name}", "recall") for p in PAGES]
     with httpx.Client(base_url=url, timeout=30) as anonymous:
         for path in paths:
             response = anonymous.get(path)
