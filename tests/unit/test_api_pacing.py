@@ -111,7 +111,7 @@ def test_429_holds_starts_for_retry_after_and_widens(caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.WARNING, logger="odbridge.api"):
         pacer.throttled(retry_after=4.0)
         pacer.throttled(retry_after=4.0)
-    assert pacer.interval == pytest.approx(1.5625)  # 1.0 x 1.25 x 1.25
+    assert pacer.interval == pytest.approx(1.15)  # a step of 5%, then one of 10%
     assert len([r for r in caplog.records if "throttled" in r.getMessage()]) == 1
     before = clock.now
     pacer.acquire()
@@ -166,7 +166,7 @@ def test_registry_follows_the_newest_setting_and_never_stores_the_key() -> None:
     first.acquire()
     first.acquire()
     first.throttled(retry_after=0)
-    assert pacer_for("cust-SECRET-1", 1.0).interval == 1.25  # same base: widening kept
+    assert pacer_for("cust-SECRET-1", 1.0).interval == 1.05  # same base: widening kept
     assert pacer_for("cust-SECRET-1", 0.5) is first
     assert (first.base_interval, first.interval) == (0.5, 0.5)
     assert all("cust-SECRET-1" not in key for key in pacing._registry)
@@ -177,3 +177,57 @@ def test_waited_time_is_accounted() -> None:
     for _ in range(3):
         pacer.acquire()
     assert pacer.waited == pytest.approx(1.0)
+
+
+def test_margin_follows_the_observed_jitter_and_comes_back() -> None:
+    pacer, _ = fake_pacer(1.0)
+    steady = pacer.margin
+    for latency in [0.09, 0.11] * 10:  # answers that vary by 20 ms
+        pacer.observe(latency)
+    assert pacer.margin > steady + 0.02  # about four mean deviations
+    for latency in [0.0, 2.0] * 10:  # wild swings: capped at a tenth of the interval
+        pacer.observe(latency)
+    assert pacer.margin == pytest.approx(safety_margin(1.0) + pacing.MAX_JITTER_SHARE * 1.0)
+    for _ in range(60):
+        pacer.observe(0.1)
+    assert pacer.margin < steady + 0.005
+
+
+def test_a_fixed_margin_ignores_jitter() -> None:
+    pacer, _ = fake_pacer(1.0, margin=0.0)
+    for latency in [0.0, 1.0] * 5:
+        pacer.observe(latency)
+    assert pacer.spacing == 1.0
+
+
+def test_widening_after_a_429_comes_back_after_clean_requests() -> None:
+    pacer, _ = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()
+    pacer.acquire()
+    pacer.throttled(retry_after=0)
+    assert pacer.interval == pytest.approx(1.05)
+    for _ in range(pacing.RECOVER_AFTER):
+        pacer.acquire()
+    assert pacer.interval == pytest.approx(1.025)
+    for _ in range(pacing.RECOVER_AFTER * 10):
+        pacer.acquire()
+    assert pacer.interval == 1.0
+    assert pacer.base_interval == 1.0
+
+
+def test_a_429_right_after_narrowing_keeps_the_widening() -> None:
+    pacer, _ = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()
+    pacer.acquire()
+    for _ in range(3):
+        pacer.throttled(retry_after=0)  # 5% + 10% + 20%
+    assert pacer.interval == pytest.approx(1.35)
+    for _ in range(pacing.RECOVER_AFTER):
+        pacer.acquire()
+    assert pacer.interval == pytest.approx(1.175)  # narrowed by half...
+    pacer.throttled(retry_after=0)  # ...and throttled at once: the rate is really slower
+    assert pacer.interval > 1.35
+    kept = pacer.interval
+    for _ in range(pacing.RECOVER_AFTER * 3):
+        pacer.acquire()
+    assert pacer.interval == kept

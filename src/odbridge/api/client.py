@@ -395,6 +395,7 @@ class Client:
                 method=method,
                 path=path,
             ) from None
+        self._pacer.observe(time.monotonic() - started)
         status = response.status_code
         self.stats.add_status(status)
         log.debug(

@@ -1,12 +1,19 @@
 """Request pacing: at most one request start per interval, per customer key.
 
 Open Dental throttles each customer key, measuring start to start. A :class:`Pacer` hands
-out start slots ``interval`` (plus a small safety margin) apart; callers reserve a slot under
-a lock and sleep outside it, so threads sharing a key queue fairly. Pacers live in a
-process-wide registry keyed by a hash of the customer key (and the server), so two clients
-of one practice share one budget (at the interval the newest client configured). On a 429
-the pacer waits ``Retry-After`` and widens its interval a little (warned once, capped), in
-case something else shares the key.
+out start slots ``interval`` plus a safety margin apart; callers reserve a slot under a lock
+and sleep outside it, so threads sharing a key queue fairly. Pacers live in a process-wide
+registry keyed by a hash of the customer key (and the server), so two clients of one
+practice share one budget (at the interval the newest client configured).
+
+The margin follows the timing jitter the client observes: a request that leaves on time but
+reaches the server late shortens the gap to the next one by that delay, so the margin grows
+with the spread of recent response times (as TCP sizes its retransmission timer: smoothed
+mean deviation, times four; capped at a tenth of the interval) and shrinks when the spread
+does. On a 429 the pacer waits ``Retry-After`` and widens the interval in small steps (5% of
+the interval, doubling while 429s keep coming); after a run of requests with none it halves
+the widening again, unless a 429 came right after such a step (then the rate was simply set
+too fast, and the widening stays).
 """
 
 from __future__ import annotations
@@ -23,13 +30,19 @@ __all__ = ["Pacer", "pacer_for", "reset_pacers", "safety_margin"]
 
 log = logging.getLogger("odbridge.api")
 
-WIDEN_FACTOR = 1.25
 MAX_WIDEN = 2.0
+"""The interval never widens beyond twice the configured one."""
+WIDEN_STEP = 0.05
+"""The first widening after a 429, as a share of the interval; it doubles while 429s go on."""
+RECOVER_AFTER = 50
+"""Requests without a 429 after which the widening halves."""
+JITTER_GAIN = 4.0
+MAX_JITTER_SHARE = 0.1
 MAX_RETRY_AFTER = 300.0
 
 
 def safety_margin(interval: float) -> float:
-    """Extra seconds added to each interval: 1% (at least 2 ms, at most 20 ms)."""
+    """The fixed part of the margin: 1% of the interval (at least 2 ms, at most 20 ms)."""
     if interval <= 0:
         return 0.0
     return max(0.002, min(0.01 * interval, 0.02))
@@ -38,7 +51,8 @@ def safety_margin(interval: float) -> float:
 class Pacer:
     """Spaces request starts ``interval`` seconds apart; thread-safe.
 
-    ``clock`` and ``sleep`` are injectable for tests. An interval of 0 never waits.
+    ``clock`` and ``sleep`` are injectable for tests; a fixed ``margin`` turns the jitter
+    tracking off. An interval of 0 never waits.
     """
 
     def __init__(
@@ -52,7 +66,6 @@ class Pacer:
         if interval < 0:
             raise ValueError("interval must be >= 0")
         self.base_interval = interval
-        self.interval = interval
         self._margin = margin
         self._clock = clock
         self._sleep = sleep
@@ -60,14 +73,36 @@ class Pacer:
         self._next_start: float | None = None
         self._starts = 0
         self._warned = False
+        self._widening = 0.0
+        self._step = 0.0
+        self._clean = 0
+        self._recovered_at: int | None = None
+        self._before_recovery = 0.0
+        self._sticky = False
+        self._mean_latency: float | None = None
+        self._jitter = 0.0
         self.waited = 0.0
         """Total seconds callers spent waiting for a slot."""
 
     @property
+    def interval(self) -> float:
+        """The configured interval plus what 429s taught (seconds)."""
+        return self.base_interval + self._widening if self.base_interval > 0 else 0.0
+
+    @property
+    def margin(self) -> float:
+        """Seconds added to each interval: the fixed part plus the observed jitter's share."""
+        if self.base_interval <= 0:
+            return 0.0
+        if self._margin is not None:
+            return self._margin
+        learned = min(JITTER_GAIN * self._jitter, MAX_JITTER_SHARE * self.base_interval)
+        return safety_margin(self.base_interval) + learned
+
+    @property
     def spacing(self) -> float:
-        """Seconds between two reserved starts: the interval plus the safety margin."""
-        margin = safety_margin(self.interval) if self._margin is None else self._margin
-        return self.interval + margin if self.interval > 0 else 0.0
+        """Seconds between two reserved starts: the interval plus the margin."""
+        return self.interval + self.margin if self.base_interval > 0 else 0.0
 
     def reserve(self) -> float:
         """Take the next start slot; the seconds until it (0 if now)."""
@@ -76,7 +111,18 @@ class Pacer:
             start = now if self._next_start is None else max(now, self._next_start)
             self._next_start = start + self.spacing
             self._starts += 1
+            self._clean += 1
+            if self._clean >= RECOVER_AFTER and self._widening > 0 and not self._sticky:
+                self._recover()
             return start - now
+
+    def _recover(self) -> None:
+        self._before_recovery = self._widening
+        half = self._widening / 2
+        self._widening = half if half >= 0.001 * self.base_interval else 0.0
+        self._step = 0.0
+        self._clean = 0
+        self._recovered_at = self._starts
 
     def acquire(self) -> float:
         """Wait for the next start slot; the seconds waited."""
@@ -87,20 +133,34 @@ class Pacer:
                 self.waited += delay
         return delay
 
+    def observe(self, latency: float) -> None:
+        """Note how long a request took (send to answer), to follow the timing jitter."""
+        if latency < 0:
+            return
+        with self._lock:
+            if self._mean_latency is None:
+                self._mean_latency = latency
+                return
+            deviation = abs(latency - self._mean_latency)
+            self._jitter = 0.75 * self._jitter + 0.25 * deviation
+            self._mean_latency = 0.875 * self._mean_latency + 0.125 * latency
+
     def configure(self, interval: float) -> None:
         """Set the base interval (the newest client's setting wins; a widening learnt from
         429s is kept while the base stays the same)."""
         with self._lock:
             if interval != self.base_interval:
                 self.base_interval = interval
-                self.interval = interval
+                self._widening = 0.0
+                self._step = 0.0
+                self._sticky = False
 
     def throttled(self, retry_after: float | None = None) -> None:
-        """Note a 429: hold every start until ``retry_after`` and widen the interval.
+        """Note a 429: hold every start until ``retry_after`` and widen the interval a step.
 
         An unthrottled pacer (interval 0) ignores it: the retry's own wait suffices.
         """
-        if self.interval <= 0:
+        if self.base_interval <= 0:
             return
         with self._lock:
             now = self._clock()
@@ -108,17 +168,24 @@ class Pacer:
             self._next_start = max(self._next_start or now, now + max(wait, 0.0))
             if self._starts <= 1:
                 return  # the first request meets a budget spent before us: nothing to learn
-            widened = min(self.interval * WIDEN_FACTOR, self.base_interval * MAX_WIDEN)
-            if widened <= self.interval:
+            if self._recovered_at is not None and self._starts - self._recovered_at <= 2:
+                self._sticky = True  # narrowing again failed at once: the rate is too fast
+                self._widening = max(self._widening, self._before_recovery)
+            self._step = self._step * 2 if self._step else WIDEN_STEP * self.base_interval
+            cap = self.base_interval * (MAX_WIDEN - 1)
+            widened = min(self._widening + self._step, cap)
+            self._clean = 0
+            self._recovered_at = None
+            if widened <= self._widening:
                 return
-            self.interval = widened
+            self._widening = widened
             first = not self._warned
             self._warned = True
         if first:
             log.warning(
-                "throttled by the server (HTTP 429); slowing to %.3g s between requests. "
+                "throttled by the server (HTTP 429); spacing requests %.3g s apart for now. "
                 "Check the tier setting, or whether another program uses the same customer key.",
-                widened,
+                self.interval,
             )
 
 
