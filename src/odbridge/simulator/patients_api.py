@@ -119,8 +119,8 @@ def _search_predicates(query: Query, practice: Practice) -> tuple[list[Predicate
             where.append(_contains(name, value))
             exact.append(_equals_folded(name, value))
     if (address := query.text("Address")) is not None:
-        # Punctuation and spaces in the typed address match anything ("4145 S Court St"
-        # finds "4145 S. Court St.").
+        # Punctuation and spaces in the typed address match anything ("12 N Main" finds
+        # "12 N. Main St.").
         pattern = re.compile(
             ".*".join(re.escape(p) for p in re.split(r"[-.,:;_\"'/\\)(#\s&]+", address)),
             re.IGNORECASE,
