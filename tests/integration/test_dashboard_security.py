@@ -224,7 +224,7 @@ def test_login_throttling_locks_after_five_failures(engine: Engine) -> None:
             assert log_in(other, VIEWER, VIEWER_PASSWORD).status_code == 303
     entries = [r for r in audit_rows(engine) if r["username"] == "trudy"]
     assert [r["action"] for r in entries][-6:] == ["login_failed"] * 6
-    assert entries[-1]["detail"] == "throttled"
+    assert entries[-1]["detail"] == "throttled: 1 attempt refused while locked"
 
 
 def test_viewers_cannot_see_the_audit_log(viewer: httpx.Client, admin: httpx.Client) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -21,9 +22,11 @@ from odbridge.cli.common import (
     open_store,
     out,
     setup_logging,
-    warn,
 )
 from odbridge.cli.progress import rows_progress
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 app = typer.Typer(help="Read patients straight from the API.", no_args_is_help=True)
 
@@ -31,23 +34,51 @@ FORMATS = ("table", "json", "csv")
 TABLE_COLUMNS = ("PatNum", "LName", "FName", "PatStatus", "Birthdate", "City", "WirelessPhone")
 
 
-def _audit_view(what: str, rows: int, practice: str) -> None:
-    """Reading patients from the command line is a view of patient data: audit it."""
+def _audit_view(
+    engine: Engine, what: str, practice: str, *, rows: int | None, pat_nums: Sequence[int] = ()
+) -> int:
+    """Reading patients from the command line is a view of patient data: audit it *before*
+    anything is shown, and stop (exit 1) if the entry cannot be written."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from odbridge.store import audit
-    from odbridge.store.db import StoreError, create_store_engine
 
     try:
-        engine = create_store_engine(None)
-        audit.record(
+        return audit.record(
             engine,
             username=audit.local_user(),
             action="view",
             what=what,
             rows=rows,
             practice=practice,
+            detail=None if rows is not None else "started",
+            pat_nums=[(practice, n) for n in pat_nums],
         )
-    except StoreError as exc:
-        warn(f"not audit-logged: {exc}")
+    except SQLAlchemyError as exc:
+        raise fail(
+            f"Cannot write the audit log ({type(exc).__name__}), so no patient data is shown. "
+            "Check that the store is writable (odbridge status)."
+        ) from None
+
+
+def _audit_finish(
+    engine: Engine, entry_id: int, count: int, practice: str, pat_nums: list[int], done: bool
+) -> None:
+    """The listing's real count and PatNums, once it ends (or stops)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from odbridge.store import audit
+
+    try:
+        audit.finish(
+            engine,
+            entry_id,
+            rows=count,
+            detail="complete" if done else "stopped early",
+            pat_nums=[(practice, n) for n in pat_nums],
+        )
+    except SQLAlchemyError as exc:
+        raise fail(f"Cannot complete the audit log entry ({type(exc).__name__}).") from None
 
 
 @app.command("get")
@@ -65,10 +96,10 @@ def patients_get(
     if output not in ("table", "json"):
         raise fail("--format must be table or json")
     profile = load_profile(practice, base_url, mode, keys=True)
-    open_store(None)  # the audit log must be writable before patient data is shown
+    engine = open_store(None)  # the audit log must be writable before patient data is shown
     with Client(profile=profile) as client:
         patient = client.patients.get(pat_num)
-    _audit_view("cli patients get", 1, profile.name)
+    _audit_view(engine, "cli patients get", profile.name, rows=1, pat_nums=[pat_num])
     record = patient.to_api_dict()
     if output == "json":
         typer.echo(json.dumps(record, indent=2, ensure_ascii=False))
@@ -111,7 +142,7 @@ def patients_list(
     if output not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
     profile = load_profile(practice, base_url, mode, keys=True)
-    open_store(None)  # the audit log must be writable before patient data is shown
+    engine = open_store(None)  # the audit log must be writable before patient data is shown
     filters: dict[str, object] = {
         "LName": lname,
         "FName": fname,
@@ -120,8 +151,10 @@ def patients_list(
         "DateTStamp": changed_since,
     }
     filters = {k: v for k, v in filters.items() if v is not None}
+    entry = _audit_view(engine, "cli patients list", profile.name, rows=None)
     writer = _PatientWriter(output, guard_formulas=not allow_formulas)
-    count = 0
+    shown: list[int] = []
+    done = False
     try:
         with Client(profile=profile) as client:
             if limit:
@@ -132,16 +165,17 @@ def patients_list(
                 with rows_progress(console) as advance:
                     for patient in client.patients.iter(**filters):  # type: ignore[arg-type]
                         writer.write(patient.to_api_dict())
-                        count += 1
+                        shown.append(patient.pat_num)
                         advance()
             else:
                 for patient in client.patients.list(**filters):  # type: ignore[arg-type]
                     writer.write(patient.to_api_dict())
-                    count += 1
+                    shown.append(patient.pat_num)
+        done = True
     finally:
         writer.close()
-    _audit_view("cli patients list", count, profile.name)
-    console.print(f"{count} patient(s).")
+        _audit_finish(engine, entry, len(shown), profile.name, shown, done)
+    console.print(f"{len(shown)} patient(s).")
 
 
 class _PatientWriter:

@@ -17,7 +17,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -29,14 +29,22 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from odbridge.dashboard.auth import AuthMiddleware, LoginHandlers
 from odbridge.dashboard.context import Dashboard, Page, PageRoute
 from odbridge.dashboard.pages import PAGES, visits
-from odbridge.dashboard.security import LoginThrottle, SecurityHeaders, SessionCodec, log
+from odbridge.dashboard.security import (
+    CatchErrors,
+    RequestGuard,
+    SecurityHeaders,
+    SessionCodec,
+    allowed_host_names,
+    log,
+)
 from odbridge.dashboard.templating import Renderer
+from odbridge.dashboard.throttle import HashGate, LoginThrottle
 
 try:
     from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -109,7 +117,7 @@ class PageEndpoints:
 
 
 class ErrorPages:
-    """The error page (or JSON) for an HTTP error, and the 500 for anything else."""
+    """The error page (or JSON) for an HTTP error (a 500 is :class:`CatchErrors`'s)."""
 
     MESSAGES: ClassVar[dict[int, str]] = {
         400: "The request could not be understood.",
@@ -136,14 +144,6 @@ class ErrorPages:
             status_code=exc.status_code,
         )
 
-    async def server_error(self, request: Request, exc: Exception) -> Response:
-        log.error("dashboard error on %s: %s", request.url.path, type(exc).__name__)
-        return HTMLResponse(
-            "<!doctype html><title>Error</title><h1>Something went wrong</h1>"
-            "<p>The error was logged. Try again, or go back to the <a href='/'>overview</a>.</p>",
-            status_code=500,
-        )
-
 
 def create_app(
     engine: Engine,
@@ -154,16 +154,24 @@ def create_app(
     sync_every: timedelta | None = None,
     warm: bool = True,
     clock: Callable[[], float] = time.time,
+    allowed_hosts: Iterable[str] = (),
+    max_concurrent_logins: int = 4,
+    throttle: LoginThrottle | None = None,
 ) -> Starlette:
     """The dashboard as an ASGI app over the store behind ``engine``.
 
     - ``secret_key``: signs session cookies (32+ random bytes). None: a new key per process,
       so sessions end when the server restarts.
     - ``idle_timeout``: a session unused this long ends.
-    - ``secure_cookies``: mark cookies Secure and send HSTS (serving over TLS).
+    - ``secure_cookies``: mark cookies Secure and send HSTS (served over TLS, directly or
+      behind a TLS proxy).
     - ``sync_every``: the sync schedule, if known, to show when the next sync is due.
     - ``warm``: compute the overview figures in the background at startup.
     - ``clock``: dates sessions and measures their idleness (injected in tests).
+    - ``allowed_hosts``: Host names answered besides loopback's (a LAN or proxy name);
+      any other name gets 400 (DNS rebinding).
+    - ``max_concurrent_logins``: password checks at once (64 MiB each); more get 503.
+    - ``throttle``: the login throttle (tests pass one with a fake clock).
     """
     if secret_key is not None and len(secret_key) < 16:
         raise ValueError("secret_key needs at least 16 bytes; use secrets.token_bytes(32).")
@@ -171,7 +179,9 @@ def create_app(
     dash = Dashboard(engine, sync_every=sync_every)
     render = Renderer()
     codec = SessionCodec(secret, idle_timeout=idle_timeout, secure=secure_cookies, clock=clock)
-    login = LoginHandlers(engine, codec, LoginThrottle(), secret, render)
+    login = LoginHandlers(
+        engine, codec, render, throttle=throttle, gate=HashGate(max_concurrent_logins)
+    )
     errors = ErrorPages(render)
 
     @contextlib.asynccontextmanager
@@ -192,16 +202,20 @@ def create_app(
         *PageEndpoints(dash, render).routes(PAGES),
         *dash.assets.routes(),
     ]
+    # outermost first: headers on every response (errors and refusals included), then the
+    # error catcher, then the host and same-origin checks before anything reads the request
     middleware = [
         Middleware(SecurityHeaders, hsts=secure_cookies),
-        Middleware(AuthMiddleware, engine=engine, codec=codec, secret=secret),
+        Middleware(CatchErrors),
+        Middleware(RequestGuard, allowed_hosts=allowed_host_names(allowed_hosts)),
+        Middleware(AuthMiddleware, engine=engine, codec=codec),
     ]
     if RequestBodyLimitMiddleware is not None:  # Starlette 1.x: no form is larger than 64 KiB
-        middleware.insert(1, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY))
+        middleware.insert(3, Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY))
     app = Starlette(
         routes=routes,
         middleware=middleware,
-        exception_handlers={HTTPException: errors.http_error, Exception: errors.server_error},
+        exception_handlers={HTTPException: errors.http_error},
         lifespan=lifespan,
     )
     app.state.dashboard = dash

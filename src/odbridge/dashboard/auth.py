@@ -20,23 +20,24 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from odbridge.dashboard.security import (
+    ABSOLUTE_LIFETIME,
     CSRF_FIELD,
-    LoginThrottle,
     Session,
     SessionCodec,
     csrf_matches,
     log,
     safe_next,
 )
+from odbridge.dashboard.throttle import HashGate, LoginThrottle, Refusal
 from odbridge.store import audit
 from odbridge.store.schema import users
+from odbridge.store.sessions import end_session, session_is_open, start_session
 from odbridge.store.users import (
     User,
     UserError,
     authenticate,
     load_user,
     normalize_username,
-    session_tag,
 )
 
 PUBLIC_PREFIXES = ("/static/",)
@@ -53,22 +54,17 @@ class AuthMiddleware:
     timeout an idle one.
     """
 
-    def __init__(self, app: ASGIApp, *, engine: Engine, codec: SessionCodec, secret: bytes) -> None:
+    def __init__(self, app: ASGIApp, *, engine: Engine, codec: SessionCodec) -> None:
         self.app = app
         self.engine = engine
         self.codec = codec
-        self.secret = secret
 
     def _user_for(self, session: Session | None) -> User | None:
         if session is None or session.user_id is None:
             return None
-        found = load_user(self.engine, session.user_id)
-        if found is None:
-            return None
-        user, password_hash = found
-        if not csrf_matches(Session(csrf=session_tag(password_hash, self.secret)), session.tag):
-            return None  # the password changed since this session began
-        return user
+        if not session_is_open(self.engine, session.sid, session.user_id):
+            return None  # logged out, password changed, user disabled or removed
+        return load_user(self.engine, session.user_id)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,14 +120,6 @@ def current_user(request: Request) -> User:
     return user
 
 
-def require_admin(request: Request) -> User:
-    """The logged-in user if an admin, else 403."""
-    user = current_user(request)
-    if not user.is_admin:
-        raise HTTPException(status_code=403, detail="This page is for administrators.")
-    return user
-
-
 def csrf_token(request: Request) -> str:
     """The token forms must send back; starts an anonymous session when there is none."""
     pending = request.scope["state"].get(NEW_SESSION)
@@ -172,21 +160,27 @@ def _known_user(engine: Engine, username: str) -> str | None:
 
 
 class LoginHandlers:
-    """``GET/POST /login`` and ``POST /logout``; ``render`` draws the login page."""
+    """``GET/POST /login`` and ``POST /logout``; ``render`` draws the login page.
+
+    A login attempt is counted by the throttle before the password is checked; attempts
+    beyond ``gate``'s concurrent hashes are answered 503 (busy). While locked, attempts get
+    429 and one audit entry per lock window counts them.
+    """
 
     def __init__(
         self,
         engine: Engine,
         codec: SessionCodec,
-        throttle: LoginThrottle,
-        secret: bytes,
         render: Any,
+        *,
+        throttle: LoginThrottle | None = None,
+        gate: HashGate | None = None,
     ) -> None:
         self.engine = engine
         self.codec = codec
-        self.throttle = throttle
-        self.secret = secret
         self.render = render
+        self.throttle = throttle or LoginThrottle()
+        self.gate = gate or HashGate()
 
     async def login_form(self, request: Request) -> Response:
         if request.state.user is not None:
@@ -196,53 +190,57 @@ class LoginHandlers:
         )
         return response
 
+    def _form_again(
+        self, request: Request, values: dict[str, str], error: str, status: int
+    ) -> Response:
+        response: Response = self.render(
+            request, "login.html", {**values, "error": error}, status_code=status
+        )
+        return response
+
     async def login(self, request: Request) -> Response:
         form = await check_csrf(request)
         username = form.get("username", "")[:200]
         password = form.get("password", "")
         target = safe_next(form.get("next"))
+        values = {"next": target, "username": username}
         address = client_address(request)
-        wait = self.throttle.retry_after(username, address)
-        if wait > 0:
-            await run_in_threadpool(self._audit_failure, username, "throttled")
-            response: Response = self.render(
-                request,
-                "login.html",
-                {
-                    "next": target,
-                    "username": username,
-                    "error": f"Too many failed attempts. Try again in {int(wait) + 1} seconds.",
-                },
-                status_code=429,
+        refusal = self.throttle.begin(username, address)
+        if refusal is not None:
+            await run_in_threadpool(self._audit_refusal, username, refusal)
+            wait = int(refusal.wait) + 1
+            response = self._form_again(
+                request, values, f"Too many failed attempts. Try again in {wait} seconds.", 429
             )
-            response.headers["Retry-After"] = str(int(wait) + 1)
+            response.headers["Retry-After"] = str(wait)
             return response
-        user = await run_in_threadpool(authenticate, self.engine, username, password)
+        if not self.gate.try_enter():
+            response = self._form_again(
+                request, values, "The server is busy. Try again in a few seconds.", 503
+            )
+            response.headers["Retry-After"] = "2"
+            return response
+        try:
+            user = await run_in_threadpool(authenticate, self.engine, username, password)
+        finally:
+            self.gate.leave()
         if user is None:
-            self.throttle.failed(username, address)
             await run_in_threadpool(self._audit_failure, username, "wrong name or password")
-            response = self.render(
-                request,
-                "login.html",
-                {"next": target, "username": username, "error": "Wrong user name or password."},
-                status_code=401,
-            )
-            return response
+            return self._form_again(request, values, "Wrong user name or password.", 401)
         self.throttle.succeeded(username, address)
-        found = await run_in_threadpool(load_user, self.engine, user.id)
-        if found is None:  # disabled or removed in the meantime
-            return RedirectResponse("/login", status_code=303)
-        session = Session.for_user(user.id, session_tag(found[1], self.secret))
-        request.scope["state"][NEW_SESSION] = session
+        sid = await run_in_threadpool(
+            start_session, self.engine, user.id, forget_after=ABSOLUTE_LIFETIME
+        )
+        request.scope["state"][NEW_SESSION] = Session.for_user(user.id, sid)
         await run_in_threadpool(
             audit.record, self.engine, username=user.username, action="login", what="dashboard"
         )
         log.info("dashboard login: user id %s", user.id)
         return RedirectResponse(target, status_code=303)
 
-    def _audit_failure(self, username: str, reason: str) -> None:
+    def _audit_failure(self, username: str, reason: str) -> int:
         known = _known_user(self.engine, username)
-        audit.record(
+        return audit.record(
             self.engine,
             username=known or "(unknown)",
             action="login_failed",
@@ -250,12 +248,26 @@ class LoginHandlers:
             detail=reason if known else f"{reason}; unknown user name",
         )
 
+    def _audit_refusal(self, username: str, refusal: Refusal) -> None:
+        """One entry per lock window: written at its first refusal, its count kept current."""
+        if refusal.audit_id is None:
+            entry = self._audit_failure(username, "throttled: 1 attempt refused while locked")
+            self.throttle.remember_audit(refusal.window, entry)
+            return
+        known = _known_user(self.engine, username)
+        suffix = "" if known else "; unknown user name"
+        audit.update_detail(
+            self.engine,
+            refusal.audit_id,
+            f"throttled: {refusal.count} attempts refused while locked{suffix}",
+        )
+
     async def logout(self, request: Request) -> Response:
         await check_csrf(request)
         user = current_user(request)
         session: Session | None = request.state.session
-        if session is not None:
-            self.codec.revoke(session)
+        if session is not None and session.sid:
+            await run_in_threadpool(end_session, self.engine, session.sid, "logout")
         request.scope["state"][NEW_SESSION] = None
         await run_in_threadpool(
             audit.record, self.engine, username=user.username, action="logout", what="dashboard"

@@ -8,7 +8,7 @@ the handler writes it either way).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -116,8 +116,26 @@ class Dashboard:
             query = None if user.practices is None else tuple(visible)
             return Scope(None, visible, query)
         if chosen not in visible:
+            if not user.may_see(chosen):  # another practice's data: an authorisation failure
+                self.deny(request, request.url.path, "practice not granted to this user")
             raise HTTPException(status_code=404, detail="There is no such practice in the store.")
         return Scope(chosen, visible, chosen)
+
+    def deny(self, request: Request, what: str, why: str) -> None:
+        """Record an authorisation failure (the user, the page, why; never a query)."""
+        audit.record(
+            self.engine,
+            username=current_user(request).username,
+            action="denied",
+            what=what[:255],
+            detail=why,
+        )
+
+    def require_admin(self, request: Request, what: str) -> None:
+        """403 (recorded in the audit log) unless the user is an admin."""
+        if not current_user(request).is_admin:
+            self.deny(request, what, "administrators only")
+            raise HTTPException(status_code=403, detail="This page is for administrators.")
 
     def overview_data(self, scope: Scope) -> tuple[queries.Overview, bool]:
         """The overview's figures for the scope (cached) and whether they may be behind."""
@@ -138,8 +156,11 @@ class Dashboard:
         rows: int | None,
         scope: Scope | None,
         detail: str | None = None,
+        pat_nums: Iterable[audit.PatientKey] = (),
     ) -> None:
-        """The audit entry of a page view (page name, rows, filter names: never a search)."""
+        """The audit entry of a page view: page name, rows, filter names (never a search
+        text), and the patients shown as (practice, PatNum). Raises when it cannot be
+        written, so the page is not shown."""
         audit.record(
             self.engine,
             username=current_user(request).username,
@@ -148,6 +169,7 @@ class Dashboard:
             rows=rows,
             practice=scope.label if scope is not None else None,
             detail=detail,
+            pat_nums=pat_nums,
         )
 
     def warm(self) -> None:

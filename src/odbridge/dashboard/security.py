@@ -1,11 +1,13 @@
 """The dashboard's defences: signed session cookies with an idle timeout, CSRF tokens,
-login throttling, security headers, and the checks on redirect targets.
+login throttling and the cap on concurrent password hashes, the allowed-hosts and
+same-origin checks, security headers on every response (500s included), and the checks on
+redirect targets.
 
-Sessions live entirely in a signed cookie (itsdangerous, HMAC-SHA1 over a timestamp): it is
-re-signed on every page, and a signature older than the idle timeout is refused, so idling
-ends the session. A session also ends at logout (its id is remembered as revoked until it
-would have expired), after ``ABSOLUTE_LIFETIME``, and when the user's password changes or
-the user is disabled (the cookie carries a keyed digest of the password hash).
+The session cookie is signed (itsdangerous, HMAC-SHA1 over a timestamp): it is re-signed on
+every page, and a signature older than the idle timeout is refused, so idling ends the
+session. It carries a session id that the store knows (:mod:`odbridge.store.sessions`): a
+logout, a new password, a disabled or removed user ends it there, restarts included; and
+every session ends ``ABSOLUTE_LIFETIME`` after login.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ from __future__ import annotations
 import ipaddress
 import logging
 import secrets
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import HTMLResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("odbridge.dashboard")
@@ -63,7 +65,6 @@ class Session:
     csrf: str
     sid: str = ""
     user_id: int | None = None
-    tag: str = ""
     since: float = 0.0
 
     @classmethod
@@ -71,20 +72,15 @@ class Session:
         return cls(csrf=secrets.token_urlsafe(32))
 
     @classmethod
-    def for_user(cls, user_id: int, tag: str) -> Session:
-        """A fresh session (new id and CSRF token) for a user who just logged in."""
-        return cls(
-            csrf=secrets.token_urlsafe(32),
-            sid=secrets.token_urlsafe(16),
-            user_id=user_id,
-            tag=tag,
-            since=time.time(),
-        )
+    def for_user(cls, user_id: int, sid: str) -> Session:
+        """A fresh session (the store's new id, a new CSRF token) for a user who just logged
+        in."""
+        return cls(csrf=secrets.token_urlsafe(32), sid=sid, user_id=user_id, since=time.time())
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"c": self.csrf}
         if self.user_id is not None:
-            data.update(s=self.sid, u=self.user_id, t=self.tag, a=self.since)
+            data.update(s=self.sid, u=self.user_id, a=self.since)
         return data
 
     @classmethod
@@ -98,7 +94,6 @@ class Session:
                 csrf=data["c"],
                 sid=str(data["s"]),
                 user_id=int(data["u"]),
-                tag=str(data["t"]),
                 since=float(data["a"]),
             )
         except (KeyError, TypeError, ValueError):
@@ -140,14 +135,13 @@ class SessionCodec:
         self.secure = secure
         self.cookie_name = "__Host-odbridge" if secure else "odbridge_session"
         self._clock = clock
-        self._revoked: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def dumps(self, session: Session) -> str:
         return str(self._serializer.dumps(session.to_dict()))
 
     def loads(self, value: str | None) -> Session | None:
-        """The session in a cookie value, or None if absent, forged, idle or ended."""
+        """The session in a cookie value, or None if absent, forged, idle or past its
+        lifetime (whether the store still has it open is the caller's check)."""
         if not value:
             return None
         try:
@@ -159,23 +153,9 @@ class SessionCodec:
         session = Session.from_dict(data)
         if session is None or session.user_id is None:
             return session
-        now = self._clock()
-        if now - session.since > ABSOLUTE_LIFETIME.total_seconds():
+        if self._clock() - session.since > ABSOLUTE_LIFETIME.total_seconds():
             return None
-        with self._lock:
-            if session.sid in self._revoked:
-                return None
         return session
-
-    def revoke(self, session: Session) -> None:
-        """Refuse this session from now on (logout)."""
-        if not session.sid:
-            return
-        now = self._clock()
-        with self._lock:
-            self._revoked[session.sid] = session.since + ABSOLUTE_LIFETIME.total_seconds()
-            if len(self._revoked) > 1000:
-                self._revoked = {k: v for k, v in self._revoked.items() if v > now}
 
     def cookie_header(self, session: Session | None) -> str:
         """A Set-Cookie value: the session, or a deletion when None."""
@@ -190,82 +170,6 @@ def csrf_matches(session: Session | None, submitted: object) -> bool:
     if session is None or not isinstance(submitted, str) or not submitted:
         return False
     return secrets.compare_digest(session.csrf.encode(), submitted.encode())
-
-
-# -- login throttling ----------------------------------------------------------------------
-@dataclass
-class _Failures:
-    count: int = 0
-    locked_until: float = 0.0
-    last: float = 0.0
-
-
-class LoginThrottle:
-    """Slows down password guessing, per (user name, address) and per address.
-
-    After ``free_attempts`` failures in a row a key is locked for ``base_delay`` seconds, and
-    each further failure doubles the lock, up to ``max_delay``. A success clears the user's
-    key. An address gets ``address_factor`` times as many free attempts over all names.
-    """
-
-    def __init__(
-        self,
-        *,
-        free_attempts: int = 5,
-        base_delay: float = 30.0,
-        max_delay: float = 900.0,
-        address_factor: int = 4,
-        forget_after: float = 86400.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.free_attempts = free_attempts
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.address_factor = address_factor
-        self.forget_after = forget_after
-        self._clock = clock
-        self._entries: dict[tuple[str, str], _Failures] = {}
-        self._lock = threading.Lock()
-
-    def _keys(self, username: str, address: str) -> list[tuple[tuple[str, str], int]]:
-        return [
-            (("user", f"{username.strip().lower()}|{address}"), self.free_attempts),
-            (("addr", address), self.free_attempts * self.address_factor),
-        ]
-
-    def retry_after(self, username: str, address: str) -> float:
-        """Seconds until this name may try again from this address (0: now)."""
-        now = self._clock()
-        with self._lock:
-            waits = [
-                entry.locked_until - now
-                for key, _ in self._keys(username, address)
-                if (entry := self._entries.get(key)) is not None
-            ]
-        return max([0.0, *waits])
-
-    def failed(self, username: str, address: str) -> None:
-        """Count a failed attempt."""
-        now = self._clock()
-        with self._lock:
-            for key, free in self._keys(username, address):
-                entry = self._entries.setdefault(key, _Failures())
-                if now - entry.last > self.forget_after:
-                    entry.count = 0
-                entry.count += 1
-                entry.last = now
-                if entry.count >= free:
-                    delay = self.base_delay * 2 ** (entry.count - free)
-                    entry.locked_until = now + min(self.max_delay, delay)
-            if len(self._entries) > 10000:
-                self._entries = {
-                    k: v for k, v in self._entries.items() if now - v.last < self.forget_after
-                }
-
-    def succeeded(self, username: str, address: str) -> None:
-        """Clear the name's failures from this address."""
-        with self._lock:
-            self._entries.pop(self._keys(username, address)[0][0], None)
 
 
 # -- redirects and hosts -------------------------------------------------------------------
@@ -293,6 +197,115 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def host_name(header: str) -> str:
+    """The name in a Host header, without the port, lower case ('[::1]:8000' -> '::1')."""
+    value = header.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else ""
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def _unspecified(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address.strip("[]")).is_unspecified
+    except ValueError:
+        return False
+
+
+def allowed_host_names(extra: Iterable[str] = ()) -> frozenset[str]:
+    """The Host names the dashboard answers to: loopback's, and the names or addresses the
+    operator allowed (``--allowed-host``, the address it listens on); a wildcard address
+    such as 0.0.0.0 is never a name to answer to."""
+    names = {*LOOPBACK_NAMES}
+    for name in extra:
+        if name.strip() and not _unspecified(name):
+            names.add(host_name(f"[{name}]" if name.count(":") > 1 else name))
+    return frozenset(names)
+
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+SAME_SITE = ("same-origin", "none")
+
+
+class RequestGuard:
+    """ASGI middleware, the first to look at a request: refuses a ``Host`` that is not one of
+    ``allowed_hosts`` (400: defeats DNS rebinding, where a hostile page's name points at
+    127.0.0.1), and any POST that the browser says came from another site (403: an
+    ``Origin`` that is not this host, or a ``Sec-Fetch-Site`` other than same-origin)."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str]) -> None:
+        self.app = app
+        self.allowed_hosts = frozenset(allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host = headers.get("host", "")
+        if host_name(host) not in self.allowed_hosts:
+            log.warning("refused a request for a host name the dashboard does not serve")
+            await _plain(scope, receive, send, 400, "This server does not answer to that name.")
+            return
+        if scope.get("method", "GET") not in SAFE_METHODS and not self._same_origin(headers, host):
+            log.warning("refused a cross-site %s to %s", scope.get("method"), scope.get("path"))
+            await _plain(scope, receive, send, 403, "Cross-site requests are refused.")
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _same_origin(headers: Headers, host: str) -> bool:
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site is not None and fetch_site.lower() not in SAME_SITE:
+            return False
+        origin = headers.get("origin")
+        if origin is None:
+            return True  # not sent by every client; the CSRF token still guards the form
+        parts = urlsplit(origin)
+        return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+
+
+async def _plain(scope: Scope, receive: Receive, send: Send, status: int, text: str) -> None:
+    await PlainTextResponse(text, status_code=status)(scope, receive, send)
+
+
+ERROR_PAGE = (
+    "<!doctype html><title>Error</title><h1>Something went wrong</h1>"
+    "<p>The error was logged. Try again, or go back to the <a href='/'>overview</a>.</p>"
+)
+
+
+class CatchErrors:
+    """ASGI middleware inside :class:`SecurityHeaders`: an unexpected error becomes a plain
+    500 page (with the security headers) and one log line naming only the error's type (a
+    message or traceback could quote patient data); nothing reaches the server's log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("dashboard error on %s: %s", scope.get("path"), type(exc).__name__)
+            if not started:
+                await HTMLResponse(ERROR_PAGE, status_code=500)(scope, receive, send)
 
 
 # -- headers and the access log ------------------------------------------------------------

@@ -3,6 +3,9 @@
 
 uvicorn's access log is off: its lines carry query strings, and a query string can hold a
 search for a patient's name. The dashboard logs method, route and status instead.
+``X-Forwarded-For`` and friends are ignored unless the operator names the proxy that sets
+them (``forwarded_allow_ips``): otherwise anyone could pick the address the login throttle
+counts.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -22,17 +26,31 @@ from starlette.applications import Starlette
 
 from odbridge.dashboard.app import DEFAULT_IDLE_TIMEOUT, create_app
 from odbridge.dashboard.security import is_loopback, log
+from odbridge.errors import OdbridgeError
 from odbridge.private_files import check_secret_file
 from odbridge.serving import BackgroundServer
 
-NOT_LOOPBACK_WARNING = (
-    "The dashboard listens on {host}, beyond this machine, without TLS: patient data and "
+NOT_LOOPBACK_REFUSAL = (
+    "The dashboard would listen on {host}, beyond this machine, without TLS: patient data and "
     "passwords would cross the network in clear text. Use --ssl-certfile/--ssl-keyfile, or "
-    "a TLS reverse proxy, or listen on 127.0.0.1."
+    "serve behind a TLS reverse proxy (--behind-tls-proxy), or listen on 127.0.0.1; "
+    "--allow-plaintext overrides this on a network you trust."
 )
 
 
-def _config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
+class DashboardConfigError(OdbridgeError, ValueError):
+    """The dashboard cannot be served as asked; the message says why and what to do."""
+
+
+def _config(
+    app: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    *,
+    forwarded_allow_ips: str | None = None,
+    **extra: Any,
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -43,6 +61,8 @@ def _config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvi
         http="h11",
         lifespan="on",
         timeout_graceful_shutdown=2,
+        proxy_headers=bool(forwarded_allow_ips),
+        forwarded_allow_ips=forwarded_allow_ips or "",
         **extra,
     )
 
@@ -77,7 +97,18 @@ def load_secret_key(path: Path | None = None) -> bytes:
     return key
 
 
-def serve(
+def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+    """Serve the dashboard until interrupted (options: see :func:`server_config`)."""
+    config = server_config(engine, host, port, **options)
+    if not logging.getLogger().handlers and not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    uvicorn.Server(config).run()
+
+
+def server_config(
     engine: Engine,
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -87,39 +118,40 @@ def serve(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     sync_every: timedelta | None = None,
+    allowed_hosts: Sequence[str] = (),
+    forwarded_allow_ips: str | None = None,
+    behind_tls_proxy: bool = False,
+    allow_plaintext: bool = False,
     log_level: str = "info",
-) -> None:
-    """Serve the dashboard until interrupted.
+) -> uvicorn.Config:
+    """The uvicorn configuration (app included) :func:`serve` runs.
 
-    TLS (``ssl_certfile`` + ``ssl_keyfile``) also makes the session cookie Secure. Listening
-    beyond loopback without TLS logs a warning (see :func:`tls_warning`).
+    TLS (``ssl_certfile`` + ``ssl_keyfile``) or ``behind_tls_proxy`` makes the session cookie
+    Secure and sends HSTS. Listening beyond loopback without either raises
+    :class:`DashboardConfigError` unless ``allow_plaintext``. ``allowed_hosts``: the names
+    (besides loopback) browsers may use for it; ``forwarded_allow_ips``: the proxy whose
+    ``X-Forwarded-For`` is believed (comma-separated addresses).
     """
-    warning = tls_warning(host, tls=ssl_certfile is not None)
-    if warning:
-        log.warning(warning)
-    if not logging.getLogger().handlers and not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(levelname)s: %(name)s: %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+    check_listen(host, tls=ssl_certfile is not None or behind_tls_proxy, allow=allow_plaintext)
     app = create_app(
         engine,
         secret_key=secret_key,
         idle_timeout=idle_timeout,
-        secure_cookies=ssl_certfile is not None,
+        secure_cookies=ssl_certfile is not None or behind_tls_proxy,
         sync_every=sync_every,
+        allowed_hosts=[*allowed_hosts, host],
     )
     extra: dict[str, Any] = {}
     if ssl_certfile:
         extra.update(ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile)
-    uvicorn.Server(_config(app, host, port, log_level, **extra)).run()
+    return _config(app, host, port, log_level, forwarded_allow_ips=forwarded_allow_ips, **extra)
 
 
-def tls_warning(host: str, *, tls: bool) -> str | None:
-    """The warning to show when serving beyond loopback without TLS, else None."""
-    if tls or is_loopback(host):
-        return None
-    return NOT_LOOPBACK_WARNING.format(host=host)
+def check_listen(host: str, *, tls: bool, allow: bool = False) -> None:
+    """DashboardConfigError when serving beyond loopback without TLS (unless ``allow``)."""
+    if tls or allow or is_loopback(host):
+        return
+    raise DashboardConfigError(NOT_LOOPBACK_REFUSAL.format(host=host))
 
 
 class DashboardServer:
@@ -137,12 +169,19 @@ class DashboardServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        forwarded_allow_ips: str | None = None,
     ):
         self.app = app
         self.host = host
         self.log_level = log_level
         self._runner = BackgroundServer(
-            lambda port: _config(self.app, self.host, port, self.log_level),
+            lambda port: _config(
+                self.app,
+                self.host,
+                port,
+                self.log_level,
+                forwarded_allow_ips=forwarded_allow_ips,
+            ),
             host=host,
             port=port,
             name="dashboard",

@@ -22,7 +22,13 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 from odbridge.errors import OdbridgeError
 from odbridge.private_files import path_findings
 from odbridge.store import schema_visits
-from odbridge.store.schema import SCHEMA_VERSION, metadata, schema_version
+from odbridge.store.schema import (
+    SCHEMA_VERSION,
+    metadata,
+    schema_version,
+    user_practices,
+    users,
+)
 
 DB_ENV = "ODBRIDGE_DB"
 
@@ -65,10 +71,22 @@ def _visit_covering_indexes(connection: Any) -> None:
             index.create(connection)
 
 
+def _add_access_tables(connection: Any) -> None:
+    """5: sessions, per-user practices, and the patients each audit entry showed.
+
+    ``create_all`` has made the tables; users from before keep seeing every practice."""
+    existing = connection.execute(select(users.c.id)).scalars().all()
+    if existing:
+        connection.execute(
+            user_practices.insert(), [{"user_id": uid, "practice": "*"} for uid in existing]
+        )
+
+
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     2: _add_visit_tables,
     3: _sync_v2_columns,
     4: _visit_covering_indexes,
+    5: _add_access_tables,
 }
 """version → function(connection) that upgrades a store from ``version - 1``."""
 

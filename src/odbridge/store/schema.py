@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bump with every change to the tables, and add its migration to ``db.MIGRATIONS``."""
 
 metadata = MetaData()
@@ -205,7 +205,10 @@ audit_log = Table(
     Column("at", DateTime, nullable=False, comment="UTC"),
     Column("username", String(100), nullable=False),
     Column(
-        "action", String(40), nullable=False, comment="view, export, login, login_failed, logout"
+        "action",
+        String(40),
+        nullable=False,
+        comment="view, export, login, login_failed, logout, denied, user_* (user changes)",
     ),
     Column("what", String(255), nullable=False, comment="page, export format or target"),
     Column("rows", Integer, nullable=True, comment="patient rows shown or written"),
@@ -214,3 +217,32 @@ audit_log = Table(
     Column("detail", Text, nullable=True, comment="filters and the like, never patient data"),
 )
 Index("ix_audit_at", audit_log.c.at)
+
+audit_patients = Table(
+    "audit_patients",
+    metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=False),
+    Column("practice", String(100), primary_key=True),
+    Column("pat_num", BigInteger, primary_key=True, autoincrement=False),
+    comment="the patients an audit_log entry showed or exported",
+)
+Index("ix_audit_patients_patient", audit_patients.c.practice, audit_patients.c.pat_num)
+
+user_practices = Table(
+    "user_practices",
+    metadata,
+    Column("user_id", Integer, primary_key=True, autoincrement=False),
+    Column("practice", String(100), primary_key=True, comment="'*': every practice"),
+    comment="the practices a user may see; none listed: none",
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("sid_hash", String(64), primary_key=True, comment="sha256 of the session id"),
+    Column("user_id", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False, comment="UTC"),
+    Column("ended_at", DateTime, nullable=True, comment="logout, disabled, password, removed"),
+    Column("ended_why", String(40), nullable=True),
+)
+Index("ix_sessions_user", sessions.c.user_id)

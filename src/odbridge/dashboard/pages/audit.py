@@ -6,7 +6,7 @@ from dataclasses import asdict
 
 from starlette.requests import Request
 
-from odbridge.dashboard.auth import current_user, require_admin
+from odbridge.dashboard.auth import current_user
 from odbridge.dashboard.context import Dashboard, Page, PageRoute
 from odbridge.dashboard.params import int_param
 from odbridge.store import audit
@@ -16,7 +16,7 @@ PER_PAGE = 100
 
 def audit_page(dash: Dashboard, request: Request) -> Page:
     """One page of the audit log."""
-    require_admin(request)
+    dash.require_admin(request, "audit")
     page = int_param(request.query_params, "page", low=1, high=1_000_000) or 1
     found = audit.entries(dash.engine, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
     audit.record(

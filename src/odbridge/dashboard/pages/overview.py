@@ -16,7 +16,13 @@ def overview(dash: Dashboard, request: Request) -> Page:
     """The overview of the chosen practice (or of all the user may see)."""
     scope = dash.scope(request)
     ov, stale = dash.overview_data(scope)
-    dash.audit_view(request, "overview", rows=len(ov.birthdays), scope=scope)
+    dash.audit_view(
+        request,
+        "overview",
+        rows=len(ov.birthdays),
+        scope=scope,
+        pat_nums=[(b.practice, b.pat_num) for b in ov.birthdays],
+    )
     data = {
         "practice": scope.chosen,
         "stale": stale,

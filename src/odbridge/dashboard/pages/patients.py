@@ -3,6 +3,8 @@ and the family)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
@@ -13,6 +15,11 @@ from odbridge.dashboard.params import choice_param, int_param, path_id
 from odbridge.dashboard.templating import ssn
 
 NO_PATIENT = "No such patient in the store."
+
+
+def shown(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(practice, PatNum) of the rows a page shows, for the audit log."""
+    return [(str(row["practice"]), int(row["pat_num"])) for row in rows]
 
 
 def patient_filter(request: Request, practices: queries.Practices) -> queries.PatientFilter:
@@ -42,7 +49,12 @@ def patients(dash: Dashboard, request: Request) -> Page:
         known = ov.count(f.status, f.clinic, f.provider)
     result = queries.search_patients(dash.engine, f, known_total=known)
     dash.audit_view(
-        request, "patients", rows=len(result.rows), scope=scope, detail=f.audit_detail()
+        request,
+        "patients",
+        rows=len(result.rows),
+        scope=scope,
+        detail=f.audit_detail(),
+        pat_nums=shown(result.rows),
     )
     context = {
         "f": f,
@@ -77,6 +89,7 @@ def patient(dash: Dashboard, request: Request) -> Page:
         rows=1 + len(detail.family),
         scope=scope,
         detail=f"pat_num={pat_num}",
+        pat_nums=shown([detail.row, *detail.family]),
     )
     found = visits.for_patient(dash, scope.chosen, pat_num)
     context = {
@@ -86,8 +99,8 @@ def patient(dash: Dashboard, request: Request) -> Page:
         "visits": found,
         "local_time_note": visits.LOCAL_TIME_NOTE,
     }
-    shown = {**detail.row, "ssn": ssn(detail.row.get("ssn"))}  # as on the page: last four
-    data = {"patient": shown, "family": detail.family, "visits": visits.patient_data(found)}
+    row = {**detail.row, "ssn": ssn(detail.row.get("ssn"))}  # as on the page: last four
+    data = {"patient": row, "family": detail.family, "visits": visits.patient_data(found)}
     return Page("patient.html", "patients", context, data, scope)
 
 

@@ -6,6 +6,7 @@ from starlette.requests import Request
 
 from odbridge.dashboard import queries
 from odbridge.dashboard.context import Dashboard, Page, PageRoute
+from odbridge.dashboard.pages.patients import shown
 from odbridge.dashboard.params import choice_param, int_param
 
 PER_PAGE = 50
@@ -35,6 +36,7 @@ def quality(dash: Dashboard, request: Request) -> Page:
         rows=len(rows),
         scope=scope,
         detail=f"check={check} scope={which} page={page}",
+        pat_nums=shown(rows),
     )
     counts = {name: len(found) for name, found in cached.value.items()}
     context = {
