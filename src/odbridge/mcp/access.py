@@ -54,7 +54,7 @@ def user_named(engine: Engine, username: str) -> User:
             f"There is no enabled user named '{name}'. Create one with "
             f"`odbridge user add {name}` (or enable it again)."
         )
-    return found[0]
+    return found
 
 
 def known_practices(env: ToolEnv) -> list[str]:

@@ -5,8 +5,8 @@
   ``{"token": ..., "token_type": "Bearer", "expires_in": seconds}``.
 - ``/mcp`` (the MCP endpoint) needs ``Authorization: Bearer <token>``; without it: 401.
   A token is a signed session (the dashboard's codec, under a key of its own derived from
-  the dashboard's secret); it ends after ``TOKEN_LIFETIME``, at ``POST /logout``, and when the
-  user's password changes or the user is disabled.
+  the dashboard's secret) naming a session the store keeps; it ends after ``TOKEN_LIFETIME``,
+  at ``POST /logout``, and when the user's password changes or the user is disabled.
 - Every request's Host and Origin must be this machine's (DNS-rebinding protection).
 """
 
@@ -30,17 +30,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from odbridge.dashboard.auth import _known_user
-from odbridge.dashboard.security import (
-    ABSOLUTE_LIFETIME,
-    LoginThrottle,
-    Session,
-    SessionCodec,
-    csrf_matches,
-)
+from odbridge.dashboard.security import ABSOLUTE_LIFETIME, Session, SessionCodec
+from odbridge.dashboard.throttle import LoginThrottle
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.serving import BackgroundServer
 from odbridge.store import audit
-from odbridge.store.users import User, authenticate, load_user, session_tag
+from odbridge.store.sessions import end_session, session_is_open, start_session
+from odbridge.store.users import User, authenticate, load_user
 
 log = logging.getLogger("odbridge.mcp")
 
@@ -67,10 +63,10 @@ class Tokens:
         self.codec = SessionCodec(self.key, idle_timeout=TOKEN_LIFETIME, secure=False)
 
     def issue(self, user: User) -> str | None:
-        found = load_user(self.engine, user.id)
-        if found is None:
+        if load_user(self.engine, user.id) is None:
             return None
-        return self.codec.dumps(Session.for_user(user.id, session_tag(found[1], self.key)))
+        sid = start_session(self.engine, user.id, forget_after=TOKEN_LIFETIME)
+        return self.codec.dumps(Session.for_user(user.id, sid))
 
     def session(self, token: str) -> Session | None:
         return self.codec.loads(token)
@@ -80,13 +76,9 @@ class Tokens:
         session = self.codec.loads(token)
         if session is None or session.user_id is None:
             return None
-        found = load_user(self.engine, session.user_id)
-        if found is None:
-            return None
-        user, password_hash = found
-        if not csrf_matches(Session(csrf=session_tag(password_hash, self.key)), session.tag):
-            return None  # the password changed since the login
-        return user
+        if not session_is_open(self.engine, session.sid, session.user_id):
+            return None  # logged out, password changed, user disabled or removed
+        return load_user(self.engine, session.user_id)
 
 
 def _bearer(connection: HTTPConnection) -> str | None:
@@ -186,18 +178,18 @@ class LoginEndpoints:
             )
         username, password = credentials
         address = request.client.host if request.client else "unknown"
-        wait = self.throttle.retry_after(username, address)
-        if wait > 0:
-            await run_in_threadpool(self._failed, username, "throttled")
+        refusal = self.throttle.begin(username, address)  # counted before the hash
+        if refusal is not None:
+            if refusal.count == 1:  # one audit entry per lock window
+                await run_in_threadpool(self._failed, username, "throttled")
             return JSONResponse(
                 {"error": "throttled", "message": "Too many failed attempts; try again later."},
                 status_code=429,
-                headers={"Retry-After": str(int(wait) + 1)},
+                headers={"Retry-After": str(int(refusal.wait) + 1)},
             )
         user = await run_in_threadpool(authenticate, self.engine, username, password)
         token = await run_in_threadpool(self.tokens.issue, user) if user is not None else None
         if user is None or token is None:
-            self.throttle.failed(username, address)
             await run_in_threadpool(self._failed, username, "wrong name or password")
             return _unauthorized("Wrong user name or password.")
         self.throttle.succeeded(username, address)
@@ -225,8 +217,8 @@ class LoginEndpoints:
     async def logout(self, request: Request) -> Response:
         token = _bearer(request)
         session = self.tokens.session(token) if token else None
-        if session is not None:
-            self.tokens.codec.revoke(session)
+        if session is not None and session.sid:
+            await run_in_threadpool(end_session, self.engine, session.sid, "logout")
         return Response(status_code=204)
 
 
@@ -238,7 +230,7 @@ def identify_http(engine: Engine, *, deidentified: bool) -> Any:
         found = load_user(engine, int(user_id)) if user_id is not None else None
         if found is None:
             raise AccessError("Not logged in, or the user was disabled: log in again.")
-        return Caller(found[0], deidentified=deidentified)
+        return Caller(found, deidentified=deidentified)
 
     return identify
 
