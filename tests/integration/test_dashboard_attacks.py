@@ -115,7 +115,7 @@ def test_a_cross_site_post_is_refused_before_any_password_check(
     before = len(entries(engine))
     for headers in (
         {"Origin": "http://evil.example"},
-        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1:1"},  # another port: another origin
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
     ):

@@ -235,8 +235,8 @@ SAME_SITE = ("same-origin", "none")
 class RequestGuard:
     """ASGI middleware, the first to look at a request: refuses a ``Host`` that is not one of
     ``allowed_hosts`` (400: defeats DNS rebinding, where a hostile page's name points at
-    127.0.0.1), and any POST that the browser says came from another site (403: an
-    ``Origin`` that is not this host, or a ``Sec-Fetch-Site`` other than same-origin)."""
+    127.0.0.1), and any POST that the browser says came from another site (403: a
+    ``Sec-Fetch-Site`` other than same-origin, or an ``Origin`` that is not this host)."""
 
     def __init__(self, app: ASGIApp, *, allowed_hosts: Iterable[str]) -> None:
         self.app = app
@@ -264,8 +264,10 @@ class RequestGuard:
         if fetch_site is not None and fetch_site.lower() not in SAME_SITE:
             return False
         origin = headers.get("origin")
-        if origin is None:
-            return True  # not sent by every client; the CSRF token still guards the form
+        if origin is None or origin == "null":
+            # not sent by every client, and "null" under Referrer-Policy: no-referrer (ours):
+            # Sec-Fetch-Site above decides then, and the CSRF token still guards the form
+            return True
         parts = urlsplit(origin)
         return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
 
