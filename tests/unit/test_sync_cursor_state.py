@@ -102,3 +102,17 @@ def test_explicit_modes_and_full_reload_resources() -> None:
     # a resource without a change filter always reads everything
     assert choose(RunMode.AUTO, _state(), incremental=False) == RunMode.FULL
     assert choose(RunMode.INCREMENTAL, _state(), incremental=False) == RunMode.FULL
+
+
+def test_the_cli_refuses_a_short_overlap_and_says_why() -> None:
+    from typer.testing import CliRunner
+
+    from odbridge.cli import app
+
+    result = CliRunner().invoke(app, ["sync", "--overlap", "30m"])
+    assert result.exit_code == 2
+    assert "daylight-saving" in result.output
+    assert "at least 1:00:00 (1h)" in result.output
+    unreadable = CliRunner().invoke(app, ["sync", "--reconcile-every", "daily"])
+    assert unreadable.exit_code == 2
+    assert "is not a duration" in unreadable.output

@@ -63,7 +63,7 @@ log = logging.getLogger("odbridge.sync")
 DEFAULT_OUTAGE_WAITS: tuple[float, ...] = (60.0, 120.0, 240.0, 480.0)
 """Pauses before asking again while the office is unreachable (about 15 minutes in all)."""
 
-QUARANTINE_RETRIES_PER_RUN = 100
+QUARANTINE_RETRIES_PER_RUN = 25
 """Held rows asked for again (one request each) at the start of every run."""
 
 T = TypeVar("T")
@@ -240,7 +240,7 @@ class ResourceSync:
                 lambda: self.resource.fetch_page(self.client, offset, limit)
             ),
             self.resource.key_of,
-            limit=self.client.page_size,
+            limit=max(2, self.client.page_size),  # the overlap needs two rows a page
             offset=current.offset,
             last_key=current.last_key,
             ordered=self.resource.ordered_by_key,
@@ -285,7 +285,7 @@ class ResourceSync:
                 lambda: fetch_changed(self.client, since, offset, limit)
             ),
             self.resource.key_of,
-            limit=self.client.page_size,
+            limit=max(2, self.client.page_size),  # the overlap needs two rows a page
             ordered=self.resource.ordered_by_key,
         )
         first: datetime | None = None
