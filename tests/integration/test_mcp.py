@@ -334,7 +334,7 @@ def refusals(synced: Synced, http_server: str) -> None:
     rebound = httpx.post(
         f"{http_server}/mcp", json=INITIALIZE, headers={**authorized, "Host": "evil.example:80"}
     )
-    assert rebound.status_code == 421
+    assert rebound.status_code == 400
     cross_site = httpx.post(
         f"{http_server}/mcp",
         json=INITIALIZE,

@@ -7,7 +7,8 @@
   A token is a signed session (the dashboard's codec, under a key of its own derived from
   the dashboard's secret) naming a session the store keeps; it ends after ``TOKEN_LIFETIME``,
   at ``POST /logout``, and when the user's password changes or the user is disabled.
-- Every request's Host and Origin must be this machine's (DNS-rebinding protection).
+- Every request's Host must be this machine's name and a POST must not come from another
+  site (the dashboard's :class:`RequestGuard`); the SDK checks ``/mcp``'s Origin too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from typing import Any
 
 import uvicorn
 from mcp.server.fastmcp import FastMCP
-from mcp.server.transport_security import TransportSecurityMiddleware, TransportSecuritySettings
 from sqlalchemy import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -30,7 +30,13 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from odbridge.dashboard.auth import _known_user
-from odbridge.dashboard.security import ABSOLUTE_LIFETIME, Session, SessionCodec
+from odbridge.dashboard.security import (
+    ABSOLUTE_LIFETIME,
+    RequestGuard,
+    Session,
+    SessionCodec,
+    allowed_host_names,
+)
 from odbridge.dashboard.throttle import LoginThrottle
 from odbridge.mcp.access import AccessError, Caller
 from odbridge.serving import BackgroundServer
@@ -115,31 +121,6 @@ class BearerAuth:
             return
         scope.setdefault("state", {})[USER_ID] = user.id
         await self.app(scope, receive, send)
-
-
-class HostOriginCheck:
-    """ASGI middleware: refuse a Host or Origin that is not this machine's (the SDK's check,
-    applied to every path, the login included)."""
-
-    def __init__(self, app: ASGIApp, *, settings: TransportSecuritySettings) -> None:
-        self.app = app
-        self.check = TransportSecurityMiddleware(settings)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            refused = await self.check.validate_request(HTTPConnection(scope), is_post=False)
-            if refused is not None:
-                await refused(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def loopback_settings() -> TransportSecuritySettings:
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
-        allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
-    )
 
 
 class LoginEndpoints:
@@ -245,7 +226,9 @@ def create_http_app(server: FastMCP, engine: Engine, secret: bytes) -> Starlette
         Route("/logout", endpoints.logout, methods=["POST"]),
     ]
     app.add_middleware(BearerAuth, tokens=tokens)
-    app.add_middleware(HostOriginCheck, settings=loopback_settings())
+    # the dashboard's guard, outermost: Host must be this machine's name (DNS rebinding),
+    # a POST must not come from another site; the SDK checks /mcp's Origin as well
+    app.add_middleware(RequestGuard, allowed_hosts=allowed_host_names())
     return app
 
 
