@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from odbridge.cli.common import (
     BaseUrlOption,
@@ -12,6 +11,7 @@ from odbridge.cli.common import (
     PracticeOption,
     load_profile,
     out,
+    record_grid,
     setup_logging,
 )
 
@@ -27,14 +27,13 @@ def check_command(
     setup_logging("WARNING")
     profile = load_profile(practice, base_url, mode, keys=True)
     results = diagnose(profile)
-    table = Table(title=escape(f"odbridge check · practice '{profile.name}'"), title_justify="left")
-    table.add_column("")
-    table.add_column("check")
-    table.add_column("result")
-    table.add_column("what to do")
+    out().print(Text(f"odbridge check · practice '{profile.name}'", style="bold"))
+    grid = record_grid()
     for result in results:
-        mark = "[green]✓[/]" if result.ok else ("[dim]–[/]" if result.skipped else "[red]✗[/]")
-        table.add_row(mark, escape(result.title), escape(result.detail), escape(result.fix))
-    out().print(table)
+        mark = ("✓", "green") if result.ok else (("–", "dim") if result.skipped else ("✗", "red"))
+        grid.add_row(Text.assemble(mark, " ", result.title), Text(result.detail))
+        if result.fix:
+            grid.add_row("", Text.assemble(("what to do: ", "bold"), result.fix))
+    out().print(grid)
     if not all(r.ok for r in results):
         raise typer.Exit(code=1)

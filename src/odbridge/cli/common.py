@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
@@ -45,6 +46,15 @@ ModeOption = Annotated[
 
 
 # -- output --------------------------------------------------------------------------------
+def record_grid(*, label_width: int | None = None) -> Table:
+    """Two columns, a label and its text, that fit 80 columns and read well in a log: the
+    text wraps (a long word folds onto the next line, never cut off with an ellipsis)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True, min_width=label_width)
+    grid.add_column(overflow="fold")
+    return grid
+
+
 def error(message: str, *, label: str = "error") -> None:
     """Print ``label: message`` on standard error; the message is plain text."""
     console.print(Text.assemble((f"{label}:", "red"), " ", message))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
-from odbridge.cli.common import DbOption, console, open_store, out
+from odbridge.cli.common import DbOption, console, open_store, out, record_grid
 
 
 def status_command(db: DbOption = None) -> None:
@@ -18,27 +18,25 @@ def status_command(db: DbOption = None) -> None:
     if not statuses:
         out().print("The store is empty: run `odbridge sync` first.")
         return
-    table = Table(title="Store status", title_justify="left")
-    for column in ("practice", "patients", "missing", "last run", "outcome", "finished"):
-        table.add_column(column)
-    table.add_column("fresh as of (last ok)")
-    table.add_column("cursor (server time)")
+    out().print(Text("Store status", style="bold"))
+    grid = record_grid()
     now = datetime.now(UTC).replace(tzinfo=None)
     for st in statuses:
         outcome = st.last_outcome or "-"
         colour = {"ok": "green", "failed": "red", "running": "cyan"}.get(outcome, "yellow")
+        unfinished = " (unfinished full)" if st.full_in_progress else ""
+        finished = f", finished {st.last_finished:%Y-%m-%d %H:%M} UTC" if st.last_finished else ""
         age = f"{_age(now - st.last_ok)} ago" if st.last_ok else "never"
-        table.add_row(
-            escape(st.practice),
-            str(st.patients),
-            str(st.missing),
-            (st.last_mode or "-") + (" (unfinished full)" if st.full_in_progress else ""),
-            f"[{colour}]{outcome}[/]",
-            f"{st.last_finished:%Y-%m-%d %H:%M} UTC" if st.last_finished else "-",
-            age,
-            st.cursor or "-",
+        grid.add_row(Text(st.practice), f"{st.patients} patients ({st.missing} missing)")
+        grid.add_row(
+            "",
+            Text.assemble(
+                f"last run: {st.last_mode or '-'}{unfinished}, ", (outcome, colour), finished
+            ),
         )
-    out().print(table)
+        grid.add_row("", f"fresh as of the last ok run: {age}")
+        grid.add_row("", f"cursor (server time): {st.cursor or '-'}")
+    out().print(grid)
     for st in statuses:
         if st.last_error:
             console.print(f"[red]{escape(st.practice)}:[/red] {escape(st.last_error)}")

@@ -8,9 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
-from odbridge.cli.common import DbOption, console, fail, load_profiles, open_store, setup_logging
+from odbridge.cli.common import (
+    DbOption,
+    console,
+    fail,
+    load_profiles,
+    open_store,
+    record_grid,
+    setup_logging,
+)
 
 if TYPE_CHECKING:
     from odbridge.sync.engine import RunSummary
@@ -111,24 +119,27 @@ def sync_command(
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:
-    """The table of one sync round: a row per practice, then each practice's error."""
-    table = Table(title="Sync", title_justify="left")
-    for column in ("practice", "mode", "outcome", "pages", "rows", "new", "changed", "missing"):
-        table.add_column(column, justify="right" if column in ("pages", "rows") else "left")
-    for column in ("requests", "throttled", "retries", "seconds"):
-        table.add_column(column, justify="right")
+    """One sync round: two lines per practice (fits 80 columns), then each one's notes."""
+    console.print(Text("Sync", style="bold"))
+    grid = record_grid()
     for s in summaries:
         colour = {"ok": "green", "failed": "red"}.get(s.outcome, "yellow")
         p = s.progress
-        table.add_row(
-            escape(s.practice),
-            s.mode,
-            f"[{colour}]{s.outcome}[/]",
-            *(str(n) for n in (p.pages, p.rows, p.inserted, p.updated, p.missing)),
-            *(str(n) for n in (s.requests, s.throttled, s.retries)),
-            f"{s.seconds:.1f}",
+        grid.add_row(
+            Text(s.practice),
+            Text.assemble(
+                f"{s.mode} ",
+                (str(s.outcome), colour),
+                f" · {p.rows} rows in {p.pages} pages "
+                f"({p.inserted} new, {p.updated} changed, {p.missing} missing)",
+            ),
         )
-    console.print(table)
+        grid.add_row(
+            "",
+            f"{s.requests} requests, {s.throttled} throttled, {s.retries} retries · "
+            f"{s.seconds:.1f} s",
+        )
+    console.print(grid)
     for s in summaries:
         if s.error:
             console.print(f"[red]{escape(s.practice)}:[/red] {escape(s.error)}")
