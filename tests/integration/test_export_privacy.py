@@ -253,3 +253,51 @@ def test_naming_a_practice_outside_ones_own_is_refused(small_store: Engine, tmp_
         small_store, format="csv", out=tmp_path / "m.csv", practice=MAIN, allowed_practices={MAIN}
     )
     assert mine.rows == len(store_records(small_store, practice=MAIN))
+
+
+def test_an_export_for_a_dashboard_user_holds_only_their_practices(
+    small_store: Engine, store_url: str, tmp_path: Path
+) -> None:
+    from odbridge.store.users import add_user, set_disabled
+
+    add_user(small_store, "alice", "a long enough password", practices=[MAIN])
+    out = tmp_path / "alice.csv"
+    code, _, stderr = run("export", "--db", store_url, "-o", str(out), "--as-user", "Alice")
+    assert code == 0, stderr
+    assert {row["practice"] for row in read_csv(out)} == {MAIN}
+    (entry, *_) = entries(small_store)
+    assert entry.username.endswith(" as alice")
+    assert entry.username.startswith("os:")
+    assert f"practices={MAIN}" in (entry.detail or "")
+    # another practice, by name: refused, nothing written
+    theirs = tmp_path / "north.csv"
+    code, _, stderr = run(
+        "export", "--db", store_url, "-o", str(theirs), "--as-user", "alice", "-p", NORTH
+    )
+    assert code == 2
+    assert f"may not export practice '{NORTH}'" in " ".join(stderr.split())
+    assert not theirs.exists()
+    # a visit table is limited the same way
+    code, _, stderr = run(
+        "export",
+        "--db",
+        store_url,
+        "-o",
+        str(tmp_path / "r.csv"),
+        "--table",
+        "recalls",
+        "--as-user",
+        "alice",
+        "-p",
+        NORTH,
+    )
+    assert code == 2
+    assert "may not export practice" in " ".join(stderr.split())
+    # no such user, or a disabled one: refused
+    set_disabled(small_store, "alice")
+    for name in ("alice", "mallory"):
+        code, _, stderr = run(
+            "export", "--db", store_url, "-o", str(tmp_path / "x.csv"), "--as-user", name
+        )
+        assert code == 2
+        assert f"no enabled user named '{name}'" in stderr

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from odbridge.cli.common import DbOption, console, fail, open_store, require_extra
 from odbridge.export.errors import ExportError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 _FORMAT_LIBRARIES = {"parquet": "pyarrow", "xlsx": "xlsxwriter"}
 
@@ -115,6 +118,14 @@ def export_command(
         float,
         typer.Option(help="FHIR appointments: the practice's UTC offset in hours (e.g. -5)."),
     ] = 0.0,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as-user",
+            help="Export for this dashboard user: only the practices they may see; the audit "
+            "entry names them.",
+        ),
+    ] = None,
     db: DbOption = None,
     list_columns: Annotated[
         bool, typer.Option("--list-columns", help="Print the exportable columns and stop.")
@@ -149,10 +160,12 @@ def export_command(
             include_missing,
             key_file,
             utc_offset,
+            as_user,
         )
         return
     engine = open_store(db)
     try:
+        allowed, username = _on_behalf_of(engine, as_user)
         result = export(
             engine,
             format=fmt,
@@ -167,6 +180,8 @@ def export_command(
             include_ssn=include_ssn,
             guard_formulas=not allow_formulas,
             key_file=key_file,
+            allowed_practices=allowed,
+            username=username,
         )
     finally:
         engine.dispose()
@@ -181,6 +196,18 @@ def export_command(
         console.print("[yellow]No patient matched:[/yellow] check --practice and the filters.")
 
 
+def _on_behalf_of(engine: Engine, as_user: str | None) -> tuple[frozenset[str] | None, str | None]:
+    """For ``--as-user``: the practices that dashboard user may see (None: all) and the audit
+    entry's user (``os:<login> as <user>``). UserError (exit 2) for no such enabled user."""
+    if as_user is None:
+        return None, None
+    from odbridge.store.audit import local_user
+    from odbridge.store.users import normalize_username, user_practices_of
+
+    allowed = user_practices_of(engine, as_user)
+    return allowed, f"{local_user()} as {normalize_username(as_user)}"[:100]
+
+
 def _export_visits(
     db: str | None,
     table: str,
@@ -192,6 +219,7 @@ def _export_visits(
     include_missing: bool,
     key_file: Path | None,
     utc_offset: float,
+    as_user: str | None,
 ) -> None:
     """``--table`` other than patients: a visit table, or FHIR Appointment resources."""
     from datetime import timedelta
@@ -200,6 +228,7 @@ def _export_visits(
 
     engine = open_store(db)
     try:
+        allowed, username = _on_behalf_of(engine, as_user)
         if fmt == "fhir":
             if table != "appointments":
                 raise ExportError("FHIR exports are of patients or appointments.")
@@ -208,6 +237,8 @@ def _export_visits(
                 out=out,
                 offset=timedelta(hours=utc_offset),
                 practice=practice,
+                allowed_practices=allowed,
+                username=username,
                 deidentify=deidentify,
                 bundle=fhir_bundle,
                 key_file=key_file,
@@ -219,6 +250,8 @@ def _export_visits(
                 format=fmt,
                 out=out,
                 practice=practice,
+                allowed_practices=allowed,
+                username=username,
                 deidentify=deidentify,
                 include_missing=include_missing,
                 key_file=key_file,

@@ -310,6 +310,15 @@ def _scope(practice: str | None, allowed: Collection[str] | None) -> str | froze
     return practice
 
 
+def limit_to(query: Select[Any], column: Any, scope: str | frozenset[str] | None) -> Select[Any]:
+    """``query`` limited to the practices of ``scope`` (from :func:`_scope`) on ``column``."""
+    if isinstance(scope, frozenset):
+        return query.where(column.in_(sorted(scope)))
+    if scope is not None:
+        return query.where(column == scope)
+    return query
+
+
 def _query(
     selected: Sequence[str],
     practice: str | frozenset[str] | None,
@@ -318,10 +327,7 @@ def _query(
     include_missing: bool,
 ) -> Select[Any]:
     query = select(*(patients.c[name] for name in selected))
-    if isinstance(practice, frozenset):
-        query = query.where(patients.c.practice.in_(sorted(practice)))
-    elif practice is not None:
-        query = query.where(patients.c.practice == practice)
+    query = limit_to(query, patients.c.practice, practice)
     if statuses is not None:
         query = query.where(patients.c.pat_status.in_(list(statuses)))
     if since is not None:

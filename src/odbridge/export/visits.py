@@ -12,7 +12,7 @@ and birthdate, which are dropped.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -33,8 +33,10 @@ from odbridge.export.run import (
     _audit,
     _batches,
     _check_format,
+    _scope,
     _target,
     _writer,
+    limit_to,
 )
 from odbridge.store.audit import local_user
 from odbridge.store.schema_visits import VISIT_TABLES, appointments, field_names
@@ -106,6 +108,7 @@ def export_table(
     format: str,
     out: str | Path,
     practice: str | None = None,
+    allowed_practices: Collection[str] | None = None,
     deidentify: bool = False,
     include_missing: bool = False,
     username: str | None = None,
@@ -116,6 +119,7 @@ def export_table(
 
     Written under a temporary name and renamed when complete; audited like a patient
     export (``what`` = ``<format> <table>``), whether it succeeds or fails.
+    ``allowed_practices`` limits it as for patients (:func:`~odbridge.export.run.export`).
     """
     fmt = _check_format(format)
     if fmt == "fhir":
@@ -129,9 +133,11 @@ def export_table(
     key_path = Path(key_file).expanduser() if key_file is not None else None
     pseudonymize = Pseudonymizer(load_or_create_key(key_path)) if deidentify else None
     plan = _layout(found, pseudonymize)
-    query = select(*(found.c[n] for n in plan.selected))
-    if practice is not None:
-        query = query.where(found.c.practice == practice)
+    query = limit_to(
+        select(*(found.c[n] for n in plan.selected)),
+        found.c.practice,
+        _scope(practice, allowed_practices),
+    )
     if not include_missing:
         query = query.where(found.c.missing_since.is_(None))
     key = found.primary_key.columns.values()[1]
@@ -195,6 +201,7 @@ def export_appointments_fhir(
     out: str | Path,
     offset: timedelta,
     practice: str | None = None,
+    allowed_practices: Collection[str] | None = None,
     deidentify: bool = False,
     bundle: bool = False,
     username: str | None = None,
@@ -207,11 +214,13 @@ def export_appointments_fhir(
     """
     key_path = Path(key_file).expanduser() if key_file is not None else None
     pseudonymize = Pseudonymizer(load_or_create_key(key_path)) if deidentify else None
-    query = select(*(appointments.c[n] for n in APPOINTMENT_COLUMNS)).where(
-        appointments.c.missing_since.is_(None)
+    query = limit_to(
+        select(*(appointments.c[n] for n in APPOINTMENT_COLUMNS)).where(
+            appointments.c.missing_since.is_(None)
+        ),
+        appointments.c.practice,
+        _scope(practice, allowed_practices),
     )
-    if practice is not None:
-        query = query.where(appointments.c.practice == practice)
     query = query.order_by(appointments.c.practice, appointments.c.apt_num)
     rows = 0
     failure: BaseException | None = None
