@@ -70,11 +70,24 @@ def sync_command(
         str,
         typer.Option(help="Reconcile (find deleted patients) when the last pass is this old."),
     ] = "24h",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="When another process is syncing the practice, wait for it instead of "
+            "exiting with code 75.",
+        ),
+    ] = False,
 ) -> None:
-    """Bring the practice's patients into the local store, then keep them current."""
+    """Bring the practice's patients into the local store, then keep them current.
+
+    Only one sync of a practice runs at a time: a second one exits with code 75 naming the
+    process that has it (or waits, with --wait).
+    """
     from odbridge.cli.progress import SyncProgressView
     from odbridge.sync.cursor import check_overlap
     from odbridge.sync.engine import RunMode
+    from odbridge.sync.lock import BUSY_EXIT_CODE, PracticeBusy
     from odbridge.sync.runner import parse_duration, run_every, sync_practices
 
     setup_logging("WARNING" if console.is_terminal else "INFO")
@@ -92,9 +105,11 @@ def sync_command(
     engine = open_store(db)
     mode = RunMode.FULL if full else RunMode.RECONCILE if reconcile else RunMode.AUTO
     failed = False
+    busy: list[PracticeBusy] = []
 
     def once() -> None:
         nonlocal failed
+        busy.clear()
         with SyncProgressView(console) as view:
             summaries = sync_practices(
                 engine,
@@ -104,8 +119,13 @@ def sync_command(
                 on_progress=view,
                 overlap=overlap_window,
                 reconcile_every=reconcile_age,
+                wait=wait,
+                on_busy=busy.append,
             )
-        print_summaries(summaries)
+        if summaries:
+            print_summaries(summaries)
+        for skipped in busy:
+            console.print(str(skipped), style="yellow", markup=False, highlight=False)
         failed = any(s.outcome == "failed" for s in summaries)
 
     with _StopOnSignal() as stop:
@@ -116,6 +136,8 @@ def sync_command(
             run_every(schedule, once, stop)
     if failed:
         raise typer.Exit(code=1)
+    if busy:
+        raise typer.Exit(code=BUSY_EXIT_CODE)
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:

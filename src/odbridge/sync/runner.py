@@ -22,6 +22,7 @@ from odbridge.sync.engine import (
     RunMode,
     RunSummary,
 )
+from odbridge.sync.lock import PracticeBusy, practice_lock
 
 log = logging.getLogger("odbridge.sync")
 
@@ -37,9 +38,18 @@ def sync_practice(
     on_progress: ProgressCallback | None = None,
     overlap: timedelta = DEFAULT_OVERLAP,
     reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
+    wait: bool = False,
 ) -> RunSummary:
-    """One run for one practice, with its own client (and so its own key's pacing)."""
-    with Client(profile=profile) as client:
+    """One run for one practice, with its own client (and so its own key's pacing).
+
+    Only one sync of a practice runs at a time (:func:`~odbridge.sync.lock.practice_lock`):
+    when another process holds it this raises :class:`~odbridge.sync.lock.PracticeBusy`,
+    or with ``wait`` waits for it.
+    """
+    with (
+        practice_lock(store, profile.name, wait=wait, stop=stop),
+        Client(profile=profile) as client,
+    ):
         sync = ResourceSync(
             store,
             client,
@@ -55,18 +65,34 @@ def sync_practice(
 def sync_practices(
     store: Engine,
     profiles: Sequence[PracticeProfile],
+    *,
+    on_busy: Callable[[PracticeBusy], None] | None = None,
     **options: object,
 ) -> list[RunSummary]:
     """Sync several practices at once; each is paced by its own key, so N practices take
-    about as long as the largest one."""
+    about as long as the largest one.
+
+    A practice another process is syncing is skipped and handed to ``on_busy`` (without
+    it, :class:`~odbridge.sync.lock.PracticeBusy` is raised once the others are done).
+    """
+
+    def one(profile: PracticeProfile) -> RunSummary | PracticeBusy:
+        try:
+            return sync_practice(store, profile, **options)  # type: ignore[arg-type]
+        except PracticeBusy as busy:
+            return busy
+
     if len(profiles) == 1:
-        return [sync_practice(store, profiles[0], **options)]  # type: ignore[arg-type]
-    with ThreadPoolExecutor(max_workers=len(profiles), thread_name_prefix="sync") as pool:
-        futures = [
-            pool.submit(sync_practice, store, profile, **options)  # type: ignore[arg-type]
-            for profile in profiles
-        ]
-        return [future.result() for future in futures]
+        results = [one(profiles[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(profiles), thread_name_prefix="sync") as pool:
+            results = list(pool.map(one, profiles))
+    summaries = [r for r in results if isinstance(r, RunSummary)]
+    for busy in (r for r in results if isinstance(r, PracticeBusy)):
+        if on_busy is None:
+            raise busy
+        on_busy(busy)
+    return summaries
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
