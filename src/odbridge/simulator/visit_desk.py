@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from odbridge.simulator.visit_shape import APT, PROC, PROC_CODES, RECALL
+from odbridge.simulator.visit_shape import APT, PROC, RECALL
 from odbridge.simulator.visits import (
     NO_DATE,
     Row,
@@ -130,10 +130,11 @@ def random_action(
                 book.confirm_appointment(apt_num, rng.choice(names))
             return {"action": action, "AptNum": apt_num}
     elif action in ("complete-procedure", "delete-procedure"):
+        # treatment planned and not on an appointment: done as a walk-in, or dropped
         planned = [
             num
             for num, row in book.procedures.items()
-            if row[PROC["ProcStatus"]] == "TP" and row[PROC["procCode"]] in PROC_CODES
+            if row[PROC["ProcStatus"]] == "TP" and not row[PROC["AptNum"]]
         ]
         if planned:
             proc_num = rng.choice(planned[-2000:])
