@@ -183,3 +183,24 @@ def test_nothing_listening() -> None:
     assert isinstance(error, ConnectionFailedError)
     assert error.status is None
     assert "Open Dental runs and is logged in" in error.hint
+
+
+def test_a_refused_connection_gives_up_after_one_retry_not_six() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sleeps: list[float] = []
+    policy = RetryPolicy(initial=0.01, jitter=0, sleep=sleeps.append)
+    client = Client(
+        DEV_KEY,
+        CUST_KEY,
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        rate_interval=0,
+        retry=policy,
+        trust_env=False,
+    )
+    with client, pytest.raises(ConnectionFailedError) as caught:
+        client.patients.get(1)
+    assert caught.value.refused
+    assert caught.value.attempts == policy.refused_attempts == 2
+    assert len(sleeps) == 1

@@ -129,6 +129,18 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _is_refused(exc: BaseException) -> bool:
+    """True if the connection was refused (nothing listens there), by the chain of causes."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _describe(exc: httpx.TransportError) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -372,9 +384,9 @@ class Client:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self.stats.add(transport_errors=1)
             mode = str(self._mode)
-            raise ConnectionFailedError.for_mode(
-                mode, _describe(exc), method=method, path=path
-            ) from None
+            error = ConnectionFailedError.for_mode(mode, _describe(exc), method=method, path=path)
+            error.refused = isinstance(exc, httpx.ConnectError) and _is_refused(exc)
+            raise error from None
         except httpx.TimeoutException as exc:
             self.stats.add(transport_errors=1)
             raise RequestTimeoutError(

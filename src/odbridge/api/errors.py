@@ -258,6 +258,8 @@ class ConnectionFailedError(OpenDentalError):
     summary = "Could not talk to the API server."
     default_hint = "Check the base URL and the network."
     transient = True
+    refused: bool = False
+    """Nothing listens at the address (connection refused): worth one quick retry, no more."""
 
     DROPPED_HINT: ClassVar[str] = (
         "The connection dropped before the answer was complete. This is usually passing "

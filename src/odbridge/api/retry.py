@@ -26,9 +26,10 @@ from tenacity import (
     wait_exponential,
     wait_random,
 )
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from odbridge.api.errors import OpenDentalError, RateLimitError
+from odbridge.api.errors import ConnectionFailedError, OpenDentalError, RateLimitError
 
 __all__ = [
     "PERMANENT_STATUSES",
@@ -77,6 +78,19 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(seconds, 0.0)
 
 
+class _StopWhenRefused(stop_base):
+    """Stop after ``attempts`` when the connection was refused (nothing listens there)."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        refused = isinstance(exc, ConnectionFailedError) and exc.refused
+        return refused and retry_state.attempt_number >= self.attempts
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often and how patiently to retry transient failures.
@@ -91,6 +105,9 @@ class RetryPolicy:
     max_wait: float = 30.0
     jitter: float = 0.5
     max_retry_after: float = 120.0
+    refused_attempts: int = 2
+    """Attempts when the connection is refused: nothing listens there, so a refused
+    connection fails in seconds instead of backing off through every attempt."""
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -114,7 +131,7 @@ class RetryPolicy:
         """A tenacity ``Retrying`` that re-raises the last error when attempts run out."""
         return Retrying(
             retry=retry_if_exception(is_transient),
-            stop=stop_after_attempt(self.max_attempts),
+            stop=stop_after_attempt(self.max_attempts) | _StopWhenRefused(self.refused_attempts),
             wait=self.wait_seconds,
             before_sleep=before_sleep,
             sleep=self.sleep,
