@@ -188,6 +188,10 @@ def test_margin_follows_the_observed_jitter_and_comes_back() -> None:
     for latency in [0.0, 2.0] * 10:  # wild swings: capped at a tenth of the interval
         pacer.observe(latency)
     assert pacer.margin == pytest.approx(safety_margin(1.0) + pacing.MAX_JITTER_SHARE * 1.0)
+    short, _ = fake_pacer(0.1)
+    for latency in [0.0, 2.0] * 10:  # ... or 50 ms for short intervals
+        short.observe(latency)
+    assert short.margin == pytest.approx(safety_margin(0.1) + pacing.MAX_JITTER_FLOOR)
     for _ in range(60):
         pacer.observe(0.1)
     assert pacer.margin < steady + 0.005

@@ -9,7 +9,7 @@ practice share one budget (at the interval the newest client configured).
 The margin follows the timing jitter the client observes: a request that leaves on time but
 reaches the server late shortens the gap to the next one by that delay, so the margin grows
 with the spread of recent response times (as TCP sizes its retransmission timer: smoothed
-mean deviation, times four; capped at a tenth of the interval) and shrinks when the spread
+mean deviation, times four; capped at a tenth of the interval or 50 ms) and shrinks when the spread
 does. On a 429 the pacer waits ``Retry-After`` and widens the interval in small steps (5% of
 the interval, doubling while 429s keep coming); after a run of requests with none it halves
 the widening again, unless a 429 came right after such a step (then the rate was simply set
@@ -38,6 +38,8 @@ RECOVER_AFTER = 50
 """Requests without a 429 after which the widening halves."""
 JITTER_GAIN = 4.0
 MAX_JITTER_SHARE = 0.1
+MAX_JITTER_FLOOR = 0.05
+"""The jitter's share of the margin stops at a tenth of the interval, or 50 ms if more."""
 MAX_RETRY_AFTER = 300.0
 
 
@@ -96,7 +98,8 @@ class Pacer:
             return 0.0
         if self._margin is not None:
             return self._margin
-        learned = min(JITTER_GAIN * self._jitter, MAX_JITTER_SHARE * self.base_interval)
+        cap = max(MAX_JITTER_SHARE * self.base_interval, MAX_JITTER_FLOOR)
+        learned = min(JITTER_GAIN * self._jitter, cap)
         return safety_margin(self.base_interval) + learned
 
     @property
