@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from odbridge._version import __version__
-from odbridge.cli import config, patients, user
+from odbridge.cli import config, patients, queue, user
 from odbridge.cli.check import check_command
 from odbridge.cli.common import exit_code_for, fail, missing_extra
 from odbridge.cli.demo import demo_command
@@ -82,5 +82,7 @@ app.command("serve")(serve_command)
 app.add_typer(user.app, name="user")
 app.command("mcp")(mcp_command)
 app.command("demo")(demo_command)
+app.command("worker")(queue.worker_command)
+app.add_typer(queue.app, name="queue")
 
 __all__ = ["app"]

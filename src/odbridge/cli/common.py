@@ -89,11 +89,19 @@ EXTRAS = {
     "itsdangerous": "dashboard",
     "multipart": "dashboard",
     "plotly": "dashboard",
+    "procrastinate": "queue",
 }
 """Which extra brings each optional library (``pip install 'odbridge[EXTRA]'``)."""
 
 
-COMMAND_EXTRAS = {"simulate": "simulator", "demo": "all", "serve": "dashboard", "mcp": "mcp"}
+COMMAND_EXTRAS = {
+    "simulate": "simulator",
+    "demo": "all",
+    "serve": "dashboard",
+    "mcp": "mcp",
+    "worker": "queue",
+    "queue": "queue",
+}
 """The extra a command needs whole (its libraries overlap with other extras')."""
 
 

@@ -12,9 +12,17 @@ from odbridge.cli.common import DbOption, console, open_store, out, record_grid
 
 def status_command(db: DbOption = None) -> None:
     """Each practice's last sync, its freshness and row counts."""
+    from odbridge.queue.status import queue_counts
     from odbridge.store.runlog import practice_statuses
 
-    statuses = practice_statuses(open_store(db))
+    store = open_store(db)
+    statuses = practice_statuses(store)
+    counts = queue_counts(store)
+    if counts is not None:
+        out().print(
+            f"Sync queue: {counts.waiting} waiting, {counts.running} running, "
+            f"{counts.failed} failed ({counts.succeeded} done)"
+        )
     if not statuses:
         out().print("The store is empty: run `odbridge sync` first.")
         return

@@ -78,6 +78,13 @@ def sync_command(
             "exiting with code 75.",
         ),
     ] = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue the sync for `odbridge worker` (PostgreSQL store) instead of running it.",
+        ),
+    ] = False,
 ) -> None:
     """Bring the practice's patients into the local store, then keep them current.
 
@@ -101,6 +108,19 @@ def sync_command(
         reconcile_age = parse_duration(reconcile_every)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if queue:
+        if every or full or reconcile or wait:
+            raise fail("--queue takes only --practice or --all (and --db).")
+        from odbridge.cli.queue import defer_command
+        from odbridge.config import load_settings, resolve_profile
+
+        names = (
+            sorted(load_settings().practices) if all_practices else [resolve_profile(practice).name]
+        )
+        if not names:
+            raise fail("--all needs practices in the config file.")
+        defer_command(db, names)
+        return
     profiles = load_profiles(practice, all_practices)
     engine = open_store(db)
     mode = RunMode.FULL if full else RunMode.RECONCILE if reconcile else RunMode.AUTO

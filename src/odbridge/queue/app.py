@@ -1,0 +1,135 @@
+"""The Procrastinate app on the store's PostgreSQL database and its one task."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from odbridge.config import resolve_profile
+from odbridge.errors import OdbridgeError
+from odbridge.store.db import create_store_engine
+from odbridge.sync.runner import sync_practice
+
+__all__ = [
+    "QUEUE",
+    "TASK",
+    "QueueError",
+    "SyncJobError",
+    "defer_syncs",
+    "ensure_queue_schema",
+    "make_app",
+    "queue_exists",
+    "run_worker",
+]
+
+log = logging.getLogger("odbridge.queue")
+
+QUEUE = "sync"
+TASK = "odbridge.sync_practice"
+RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=4)
+"""A failed or busy sync is tried again after 4, 16, 64, 256 and 1024 seconds."""
+
+
+class QueueError(OdbridgeError):
+    """The queue cannot be used (not PostgreSQL, or the database refused)."""
+
+
+class SyncJobError(OdbridgeError):
+    """A queued sync ended 'failed'; the job is retried with backoff."""
+
+
+def conninfo(url: str) -> str:
+    """The store's SQLAlchemy URL as a libpq URI (``options`` such as search_path kept)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise QueueError(
+            "The queue needs a PostgreSQL store: use --db postgresql+psycopg://USER@HOST/DB."
+        )
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def make_app(url: str) -> procrastinate.App:
+    """A Procrastinate app on the store at ``url`` with the ``sync_practice`` task, whose
+    jobs sync into that same store."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)),
+    )
+    engines: dict[str, Engine] = {}
+
+    @app.task(name=TASK, queue=QUEUE, retry=RETRY)
+    def sync_practice_job(practice: str) -> None:
+        if url not in engines:
+            engines[url] = create_store_engine(url)
+        profile = resolve_profile(practice)
+        profile.require_keys()
+        summary = sync_practice(engines[url], profile)
+        log.info("practice '%s': %s, %d rows", practice, summary.outcome, summary.progress.rows)
+        if summary.outcome == "failed":
+            raise SyncJobError(f"practice '{practice}': {summary.error}")
+
+    return app
+
+
+def queue_exists(store: Engine) -> bool:
+    """True when Procrastinate's tables are in the store's schema."""
+    if store.dialect.name != "postgresql":
+        return False
+    with store.connect() as connection:
+        found = connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar()
+    return found is not None
+
+
+def ensure_queue_schema(url: str) -> bool:
+    """Create Procrastinate's schema in the store unless it is there; True if created."""
+    store = create_store_engine(url)
+    try:
+        if queue_exists(store):
+            return False
+    finally:
+        store.dispose()
+    app = make_app(url)
+    with app.open():
+        app.schema_manager.apply_schema()
+    return True
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """What ``defer_syncs`` did for one practice."""
+
+    practice: str
+    job_id: int | None
+    """None: the practice was already queued (its queueing lock refused a second job)."""
+
+
+def defer_syncs(url: str, practices: list[str]) -> list[Deferred]:
+    """Queue one sync job per practice; a practice already waiting is not queued twice."""
+    ensure_queue_schema(url)
+    app = make_app(url)
+    task: Any = app.tasks[TASK]
+    results = []
+    with app.open():
+        for practice in practices:
+            try:
+                job_id = task.configure(queueing_lock=practice, lock=practice).defer(
+                    practice=practice
+                )
+            except AlreadyEnqueued:
+                job_id = None
+            results.append(Deferred(practice, job_id))
+    return results
+
+
+def run_worker(url: str, *, concurrency: int = 1, until_empty: bool = False) -> None:
+    """Run a worker on the sync queue until stopped (SIGINT/SIGTERM), or with
+    ``until_empty`` until no job is left."""
+    ensure_queue_schema(url)
+    app = make_app(url)
+    with app.open():
+        app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=not until_empty)
