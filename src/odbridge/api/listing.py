@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from odbridge.api.errors import ResponseFormatError
+from odbridge.api.errors import NotFoundError, ResponseFormatError
 from odbridge.api.models import ApiModel
-from odbridge.api.paging import PageHook, PageInfo, paginate
+from odbridge.api.paging import Page, PageHook, PageInfo, paginate
 from odbridge.api.patients import (
     FilterValue,
     _aliases,
     _api_params,
     _page_of,
     format_changed_since,
+    validated_page,
 )
 
 if TYPE_CHECKING:
@@ -96,6 +97,34 @@ class ListEndpoint(Generic[M]):
         offset = int(params.get("Offset", "0"))
         data = self._client.get_json(self.path, params)
         return _page_of(self.model, data, offset, self.path)
+
+    def page(
+        self,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        changed_since: datetime | date | str | None = None,
+        **filters: FilterValue,
+    ) -> Page[M]:
+        """One page, validated row by row (a malformed row lands in ``rejected``): for sync.
+
+        A 404 past the first page, or for changes, is an empty page (Open Dental answers 404
+        for some empty lists); on the first page of a full listing it is raised.
+        """
+        params = _api_params(self._names, filters)
+        if changed_since is not None:
+            if "DateTStamp" not in self._names:
+                raise TypeError(f"{self.path} has no DateTStamp filter; read it all instead")
+            params["DateTStamp"] = format_changed_since(changed_since)
+        limit = limit or self._client.page_size
+        params.update(Limit=str(limit), Offset=str(offset))
+        try:
+            data = self._client.get_json(self.path, params)
+        except NotFoundError as exc:
+            if offset > 0 or changed_since is not None:
+                return Page([], offset, limit, 0, note=exc.server_message or "not found")
+            raise
+        return validated_page(self.model, data, offset=offset, limit=limit, path=self.path)
 
     def pages(
         self, *, on_page: PageHook | None = None, **filters: FilterValue

@@ -149,6 +149,7 @@ class Appointment(_KeyedModel):
     """``GET /appointments`` and ``/appointments/{AptNum}`` (``serverDateTime`` first)."""
 
     key_field: ClassVar[str] = "apt_num"
+    key_alias: ClassVar[str | None] = "AptNum"
 
     server_date_time: Stamp = Field(default=None, alias="serverDateTime")
     apt_num: Int = Field(alias="AptNum")
@@ -192,6 +193,7 @@ class HistAppointment(_KeyedModel):
     cancelled or deleted (the only feed of deleted appointments)."""
 
     key_field: ClassVar[str] = "hist_appt_num"
+    key_alias: ClassVar[str | None] = "HistApptNum"
 
     hist_appt_num: Int = Field(alias="HistApptNum")
     hist_user_num: Key = Field(default=None, alias="HistUserNum")
@@ -210,6 +212,7 @@ class ProcedureLog(_KeyedModel):
     """``GET /procedurelogs`` (``serverDateTime`` last). ``ProcFee`` arrives as a string."""
 
     key_field: ClassVar[str] = "proc_num"
+    key_alias: ClassVar[str | None] = "ProcNum"
 
     proc_num: Int = Field(alias="ProcNum")
     pat_num: Key = Field(default=None, alias="PatNum")
@@ -258,6 +261,7 @@ class Recall(_KeyedModel):
     """``GET /recalls``: one recall per patient per recall type (no change filter)."""
 
     key_field: ClassVar[str] = "recall_num"
+    key_alias: ClassVar[str | None] = "RecallNum"
 
     recall_num: Int = Field(alias="RecallNum")
     pat_num: Key = Field(default=None, alias="PatNum")
@@ -281,6 +285,7 @@ class RecallType(_KeyedModel):
     """``GET /recalltypes``."""
 
     key_field: ClassVar[str] = "recall_type_num"
+    key_alias: ClassVar[str | None] = "RecallTypeNum"
 
     recall_type_num: Int = Field(alias="RecallTypeNum")
     description: Text = Field(default=None, alias="Description")
@@ -294,6 +299,7 @@ class Provider(_KeyedModel):
     """``GET /providers`` (``serverDateTime`` last; hidden and merged providers included)."""
 
     key_field: ClassVar[str] = "prov_num"
+    key_alias: ClassVar[str | None] = "ProvNum"
 
     prov_num: Int = Field(alias="ProvNum")
     abbr: Text = Field(default=None, alias="Abbr")
@@ -325,6 +331,7 @@ class Clinic(_KeyedModel):
     """``GET /clinics`` (non-hidden clinics only; empty when clinics are not used)."""
 
     key_field: ClassVar[str] = "clinic_num"
+    key_alias: ClassVar[str | None] = "ClinicNum"
 
     clinic_num: Int = Field(alias="ClinicNum")
     description: Text = Field(default=None, alias="Description")
@@ -352,6 +359,7 @@ class Definition(_KeyedModel):
     """``GET /definitions``: billing types, confirmation and unscheduled statuses, …"""
 
     key_field: ClassVar[str] = "def_num"
+    key_alias: ClassVar[str | None] = "DefNum"
 
     def_num: Int = Field(alias="DefNum")
     item_name: Text = Field(default=None, alias="ItemName")
@@ -365,6 +373,7 @@ class Operatory(_KeyedModel):
     """``GET /operatories`` (hidden operatories included)."""
 
     key_field: ClassVar[str] = "operatory_num"
+    key_alias: ClassVar[str | None] = "OperatoryNum"
 
     operatory_num: Int = Field(alias="OperatoryNum")
     op_name: Text = Field(default=None, alias="OpName")
@@ -385,6 +394,7 @@ class AppointmentType(_KeyedModel):
     """``GET /appointmenttypes`` (hidden types included)."""
 
     key_field: ClassVar[str] = "appointment_type_num"
+    key_alias: ClassVar[str | None] = "AppointmentTypeNum"
 
     appointment_type_num: Int = Field(alias="AppointmentTypeNum")
     appointment_type_name: Text = Field(default=None, alias="AppointmentTypeName")

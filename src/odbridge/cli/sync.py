@@ -21,6 +21,9 @@ from odbridge.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from odbridge.config import PracticeProfile
     from odbridge.sync.engine import RunSummary
 
 
@@ -85,6 +88,20 @@ def sync_command(
             help="Queue the sync for `odbridge worker` (PostgreSQL store) instead of running it.",
         ),
     ] = False,
+    visits: Annotated[
+        bool,
+        typer.Option(
+            "--visits",
+            help="Also appointments, procedures, recalls and the reference tables "
+            "(after the patients).",
+        ),
+    ] = False,
+    history_years: Annotated[
+        int,
+        typer.Option(
+            min=1, max=50, help="A first visits sync reads appointments this many years back."
+        ),
+    ] = 3,
 ) -> None:
     """Bring the practice's patients into the local store, then keep them current.
 
@@ -147,6 +164,10 @@ def sync_command(
         for skipped in busy:
             console.print(str(skipped), style="yellow", markup=False, highlight=False)
         failed = any(s.outcome == "failed" for s in summaries)
+        if visits and not stop.is_set():
+            busy_names = {b.practice for b in busy}
+            ready = [p for p in profiles if p.name not in busy_names]
+            failed = sync_visit_round(engine, ready, history_years, stop) or failed
 
     with _StopOnSignal() as stop:
         if schedule is None:
@@ -158,6 +179,80 @@ def sync_command(
         raise typer.Exit(code=1)
     if busy:
         raise typer.Exit(code=BUSY_EXIT_CODE)
+
+
+def sync_visit_round(
+    engine: Engine, profiles: list[PracticeProfile], history_years: int, stop: threading.Event
+) -> bool:
+    """Each practice's visit resources, after saying what a first visits sync will cost.
+    True when a run failed."""
+    from rich.table import Table
+
+    from odbridge.api.client import Client
+    from odbridge.sync.lock import PracticeBusy
+    from odbridge.sync.visits import (
+        VisitOptions,
+        first_sync_estimate,
+        is_first_sync,
+        patient_count,
+        sync_practice_visits,
+    )
+
+    failed = False
+    for profile in profiles:
+        if stop.is_set():
+            break
+        if is_first_sync(engine, profile.name):
+            with Client(profile=profile) as client:
+                page_size, interval = client.page_size, client.rate_interval
+            requests, seconds, rows = first_sync_estimate(
+                patient_count(engine, profile.name),
+                history_years=history_years,
+                page_size=page_size,
+                interval=interval,
+            )
+            console.print(
+                escape(
+                    f"{profile.name}: first visits sync, {history_years} years of "
+                    f"appointments: about {rows['appointments']:,} appointments and "
+                    f"{rows['procedure_logs']:,} procedures, {requests:,} requests, "
+                    f"{_duration(seconds)} at this tier ({interval:g} s per request). "
+                    "Patients are already in; the dashboard works while history fills in; "
+                    "Ctrl-C stops cleanly and the next sync resumes."
+                )
+            )
+        try:
+            summaries = sync_practice_visits(
+                engine, profile, options=VisitOptions(history_years=history_years), stop=stop
+            )
+        except PracticeBusy as exc:
+            console.print(str(exc), style="yellow", markup=False, highlight=False)
+            continue
+        table = Table(title=f"Visits: {escape(profile.name)}", title_justify="left")
+        for column in ("resource", "mode", "outcome", "pages", "rows", "new", "changed"):
+            table.add_column(column)
+        for s in summaries:
+            p = s.progress
+            table.add_row(
+                p.resource,
+                str(s.mode),
+                str(s.outcome),
+                *(str(n) for n in (p.pages, p.rows, p.inserted, p.updated)),
+            )
+        console.print(table)
+        for s in summaries:
+            if s.error:
+                console.print(f"[red]{escape(s.progress.resource)}:[/red] {escape(s.error)}")
+        failed = failed or any(s.outcome == "failed" for s in summaries)
+    return failed
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def print_summaries(summaries: list[RunSummary]) -> None:

@@ -1,0 +1,333 @@
+"""The visit resources, one :class:`~odbridge.sync.resources.Resource` each, and their order.
+
+Strategy per resource (Open Dental's documentation and source):
+
+=====================  ==========================================  =====================
+resource               reads                                       rows it stops listing
+=====================  ==========================================  =====================
+providers              DateTStamp changes (hidden, merged incl.)   marked missing
+clinics                everything each run (non-hidden only)       marked missing
+definitions            everything, ``includeHidden=true``          marked missing
+operatories            everything each run                         marked missing
+appointment_types      everything each run                         marked missing
+recall_types           everything each run                         marked missing
+recalls                everything each run (no change filter)      marked missing
+appointments           DateTStamp changes; full = the history      left (the listing is
+                       window (``dateStart``)                      a window); deletions
+                                                                   from histappointments
+procedure_logs         DateTStamp changes; full = rows changed     left (never deleted:
+                       within the window                           ProcStatus becomes D)
+deleted_appointments   histappointments?HistApptAction=Deleted     left
+=====================  ==========================================  =====================
+
+Reference tables come first (so names resolve), then recalls, appointments, procedures, and
+the deletions feed, which marks the deleted appointments ``missing_since``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Engine, Table, and_, func, select, update
+
+from odbridge.api.client import Client
+from odbridge.api.listing import ListEndpoint
+from odbridge.api.models import ApiModel
+from odbridge.api.paging import Page
+from odbridge.config import PracticeProfile
+from odbridge.store import schema_visits as sv
+from odbridge.store.runlog import RunMode, RunOutcome, utcnow
+from odbridge.store.schema import patients
+from odbridge.sync.engine import ResourceSync, RunSummary
+from odbridge.sync.lock import practice_lock
+from odbridge.sync.resources import Deletions, Resource, Row, row_digest
+from odbridge.sync.state import StateRepository
+
+__all__ = [
+    "DEFAULT_HISTORY_YEARS",
+    "VisitOptions",
+    "apply_deletions",
+    "first_sync_estimate",
+    "is_first_sync",
+    "patient_count",
+    "refresh_patient_names",
+    "row_maker",
+    "sync_practice_visits",
+    "sync_visits",
+    "visit_resources",
+]
+
+DEFAULT_HISTORY_YEARS = 3
+"""Appointments (and procedures changed) this far back are read by a first sync."""
+
+
+@dataclass(frozen=True)
+class VisitOptions:
+    """How far back a first visits sync reads."""
+
+    history_years: int = DEFAULT_HISTORY_YEARS
+    today: date | None = None
+
+    @property
+    def window_start(self) -> date:
+        day = self.today or date.today()
+        try:
+            return day.replace(year=day.year - self.history_years)
+        except ValueError:  # 29 February
+            return day.replace(year=day.year - self.history_years, day=28)
+
+
+def row_maker(table: Table) -> Callable[[ApiModel], Row]:
+    """A model → a row of ``table``: its fields (enums as text), ``extra``, ``row_hash``."""
+    names = sv.field_names(table)
+
+    def to_row(model: ApiModel) -> Row:
+        data = model.__dict__
+        row: Row = {}
+        for name in names:
+            value = data.get(name)
+            row[name] = value.value if isinstance(value, Enum) else value
+        extra = dict(model.__pydantic_extra__) if model.__pydantic_extra__ else None
+        row["row_hash"] = row_digest(tuple(row.values()), extra)
+        row["extra"] = extra
+        return row
+
+    return to_row
+
+
+Fetch = Callable[[Client, int, int], Page[ApiModel]]
+FetchChanged = Callable[[Client, str, int, int], Page[ApiModel]]
+
+
+def _lister(endpoint: Callable[[Client], ListEndpoint[Any]], **filters: Any) -> Fetch:
+    def fetch(client: Client, offset: int, limit: int) -> Page[ApiModel]:
+        page: Page[ApiModel] = endpoint(client).page(offset=offset, limit=limit, **filters)
+        return page
+
+    return fetch
+
+
+def _changes(endpoint: Callable[[Client], ListEndpoint[Any]]) -> FetchChanged:
+    def fetch(client: Client, since: str, offset: int, limit: int) -> Page[ApiModel]:
+        page: Page[ApiModel] = endpoint(client).page(
+            offset=offset, limit=limit, changed_since=since
+        )
+        return page
+
+    return fetch
+
+
+def _full(
+    name: str, table: Table, key: str, endpoint: Callable[[Client], ListEndpoint[Any]], **f: Any
+) -> Resource:
+    return Resource(
+        name=name,
+        table=table,
+        key=key,
+        fetch_page=_lister(endpoint, **f),
+        to_row=row_maker(table),
+        ordered_by_key=True,
+        deletions=Deletions.MARK_MISSING,
+    )
+
+
+def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]:
+    """Every visit resource, in the order a sync runs them."""
+    options = options or VisitOptions()
+    window = options.window_start
+    window_stamp = datetime.combine(window, datetime.min.time())
+    return (
+        Resource(
+            name="providers",
+            table=sv.providers,
+            key="prov_num",
+            fetch_page=_lister(lambda c: c.providers),
+            fetch_changed=_changes(lambda c: c.providers),
+            to_row=row_maker(sv.providers),
+            ordered_by_key=True,  # GetChangedSinceForApi: ORDER BY ProvNum
+            deletions=Deletions.MARK_MISSING,
+        ),
+        _full("clinics", sv.clinics, "clinic_num", lambda c: c.clinics),
+        _full(
+            "definitions",
+            sv.definitions,
+            "def_num",
+            lambda c: c.definitions,
+            include_hidden=True,
+        ),
+        _full("operatories", sv.operatories, "operatory_num", lambda c: c.operatories),
+        _full(
+            "appointment_types",
+            sv.appointment_types,
+            "appointment_type_num",
+            lambda c: c.appointment_types,
+        ),
+        _full("recall_types", sv.recall_types, "recall_type_num", lambda c: c.recall_types),
+        _full("recalls", sv.recalls, "recall_num", lambda c: c.recalls),
+        Resource(
+            name="appointments",
+            table=sv.appointments,
+            key="apt_num",
+            fetch_page=_lister(lambda c: c.appointments, date_start=window),
+            fetch_changed=_changes(lambda c: c.appointments),
+            to_row=row_maker(sv.appointments),
+            ordered_by_key=False,  # ORDER BY AptDateTime, AptNum
+            deletions=Deletions.IGNORE,  # a window; deletions come from histappointments
+        ),
+        Resource(
+            name="procedure_logs",
+            table=sv.procedure_logs,
+            key="proc_num",
+            fetch_page=_lister(lambda c: c.procedure_logs, date_tstamp=window_stamp),
+            fetch_changed=_changes(lambda c: c.procedure_logs),
+            to_row=row_maker(sv.procedure_logs),
+            ordered_by_key=False,  # ORDER BY ProcNum DESC
+            deletions=Deletions.IGNORE,  # never deleted: ProcStatus D comes as a change
+        ),
+        Resource(
+            name="deleted_appointments",
+            table=sv.deleted_appointments,
+            key="hist_appt_num",
+            fetch_page=_lister(lambda c: c.hist_appointments, hist_appt_action="Deleted"),
+            to_row=row_maker(sv.deleted_appointments),
+            ordered_by_key=True,  # ORDER BY HistApptNum
+            deletions=Deletions.IGNORE,
+        ),
+    )
+
+
+def apply_deletions(store: Engine, practice: str, now: datetime) -> int:
+    """Appointments deleted in Open Dental (histappointments "Deleted") get
+    ``missing_since``; returns how many were newly marked."""
+    a, d = sv.appointments, sv.deleted_appointments
+    deleted = select(d.c.apt_num).where(d.c.practice == practice)
+    with store.begin() as connection:
+        result = connection.execute(
+            update(a)
+            .where(a.c.practice == practice, a.c.missing_since.is_(None), a.c.apt_num.in_(deleted))
+            .values(missing_since=now)
+        )
+    return int(result.rowcount or 0)
+
+
+DERIVED: tuple[tuple[str, str, Table, str, str], ...] = (
+    ("pri_prov", "pri_prov_abbr", sv.providers, "prov_num", "abbr"),
+    ("sec_prov", "sec_prov_abbr", sv.providers, "prov_num", "abbr"),
+    ("clinic_num", "clinic_abbr", sv.clinics, "clinic_num", "abbr"),
+)
+"""Patients' derived text: (number column, text column, table, its key, its text)."""
+
+
+def refresh_patient_names(store: Engine, practice: str) -> int:
+    """Patients' provider and clinic abbreviations from the synced reference tables, where
+    they differ (a provider renamed in Open Dental changes no patient's DateTStamp).
+    Returns the patient rows changed."""
+    p = patients.c
+    changed = 0
+    with store.begin() as connection:
+        for number, text, table, key, name in DERIVED:
+            names = dict(
+                connection.execute(
+                    select(table.c[key], table.c[name]).where(
+                        table.c.practice == practice, table.c[name].is_not(None)
+                    )
+                ).all()
+            )
+            for num, abbr in names.items():
+                result = connection.execute(
+                    update(patients)
+                    .where(
+                        and_(
+                            p.practice == practice,
+                            p[number] == num,
+                            (p[text].is_(None)) | (p[text] != abbr),
+                        )
+                    )
+                    .values({text: abbr})
+                )
+                changed += int(result.rowcount or 0)
+    return changed
+
+
+def is_first_sync(store: Engine, practice: str) -> bool:
+    """True when no visits pass has completed for the practice yet (appointments have no
+    cursor and no unfinished pass)."""
+    state = StateRepository(store).load(practice, "appointments")
+    return state.cursor is None and state.unfinished is None
+
+
+def patient_count(store: Engine, practice: str) -> int:
+    """Patients stored for the practice (the basis of the first-sync estimate)."""
+    with store.connect() as connection:
+        found = connection.execute(
+            select(func.count()).where(
+                patients.c.practice == practice, patients.c.missing_since.is_(None)
+            )
+        ).scalar_one()
+    return int(found)
+
+
+def sync_practice_visits(
+    store: Engine,
+    profile: PracticeProfile,
+    *,
+    options: VisitOptions | None = None,
+    **engine_options: Any,
+) -> list[RunSummary]:
+    """:func:`sync_visits` for one practice, with its own client, holding the practice's
+    sync lock (:class:`~odbridge.sync.lock.PracticeBusy` when another process has it)."""
+    with (
+        practice_lock(store, profile.name, stop=engine_options.get("stop")),
+        Client(profile=profile) as client,
+    ):
+        return sync_visits(store, client, profile.name, options=options, **engine_options)
+
+
+def first_sync_estimate(
+    patients_count: int, *, history_years: int, page_size: int, interval: float
+) -> tuple[int, float, dict[str, int]]:
+    """(requests, seconds, rows by resource) a first visits sync should take, from the
+    number of patients: about 2.2 appointments per patient per year of window (hygiene
+    twice a year for most, treatment visits, broken ones) and 3 procedures per appointment,
+    plus one request per reference table. An estimate: the real counts are unknown until read.
+    """
+    appointments = int(patients_count * 2.2 * history_years)
+    rows = {
+        "appointments": appointments,
+        "procedure_logs": appointments * 3,
+        "recalls": int(patients_count * 0.9),
+        "reference tables": 0,
+    }
+    requests = sum(n // page_size + 1 for n in rows.values()) + 6 + 1  # + the deletions feed
+    return requests, requests * interval, rows
+
+
+def sync_visits(
+    store: Engine,
+    client: Client,
+    practice: str,
+    *,
+    options: VisitOptions | None = None,
+    mode: RunMode | str = RunMode.AUTO,
+    **engine_options: Any,
+) -> list[RunSummary]:
+    """One run of every visit resource (reference tables first), then the deletions and
+    the patients' derived names. Stops at the first run that does not end ok (interrupted
+    or failed): the next sync resumes there, as each resource keeps its own state."""
+    summaries: list[RunSummary] = []
+    for resource in visit_resources(options):
+        run = ResourceSync(store, client, practice, resource=resource, **engine_options)
+        summary = run.run(mode)
+        summaries.append(summary)
+        if summary.outcome != RunOutcome.OK:
+            return summaries
+        if resource.name == "deleted_appointments":
+            marked = apply_deletions(store, practice, utcnow())
+            summary.extra["appointments_deleted"] = marked
+        if resource.name == "clinics":
+            summary.extra["patients_renamed"] = refresh_patient_names(store, practice)
+    return summaries
