@@ -108,7 +108,15 @@ def test_visits_sync_equals_the_source_and_follows_the_front_desk(
         event(sim, "delete", {"AptNum": scheduled[1]["AptNum"]})
         gone_recall = truth(sim, "recalls")[0]["RecallNum"]
         event(sim, "delete-recall", {"RecallNum": gone_recall})
-        again = sync_visits(store, client, PRACTICE)
+        quiet = sync_visits(store, client, PRACTICE)
+        # an incremental round: the change queries only (whole reads are daily)
+        assert {s.progress.resource for s in quiet} == {
+            "providers",
+            "appointments",
+            "procedure_logs",
+        }
+        assert all(s.requests == 1 for s in quiet[:1])
+        again = sync_visits(store, client, PRACTICE, reload_every=timedelta(0))
         modes = {s.progress.resource: str(s.mode) for s in again}
         assert modes["appointments"] == "incremental"
         assert modes["recalls"] == "full"  # no change filter: read whole

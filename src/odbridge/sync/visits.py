@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -40,7 +40,7 @@ from odbridge.api.models import ApiModel
 from odbridge.api.paging import Page
 from odbridge.config import PracticeProfile
 from odbridge.store import schema_visits as sv
-from odbridge.store.runlog import RunMode, RunOutcome, utcnow
+from odbridge.store.runlog import RunLog, RunMode, RunOutcome, utcnow
 from odbridge.store.schema import patients
 from odbridge.sync.engine import ResourceSync, RunSummary
 from odbridge.sync.lock import practice_lock
@@ -49,6 +49,7 @@ from odbridge.sync.state import StateRepository
 
 __all__ = [
     "DEFAULT_HISTORY_YEARS",
+    "DEFAULT_RELOAD_EVERY",
     "VisitOptions",
     "apply_deletions",
     "first_sync_estimate",
@@ -306,6 +307,22 @@ def first_sync_estimate(
     return requests, requests * interval, rows
 
 
+DEFAULT_RELOAD_EVERY = timedelta(hours=24)
+"""Resources without a change filter (reference tables, recalls, the deletions feed) are
+read whole when their last complete read is this old: an incremental round then costs the
+pages of what changed plus one request per incremental resource."""
+
+
+def _due(store: Engine, practice: str, resource: Resource, every: timedelta, now: datetime) -> bool:
+    if resource.incremental:
+        return True
+    state = StateRepository(store).load(practice, resource.name)
+    if state.unfinished is not None:
+        return True  # finish what was started
+    last = RunLog(store, practice, resource.name).last_completed_pass()
+    return last is None or now - last >= every
+
+
 def sync_visits(
     store: Engine,
     client: Client,
@@ -313,13 +330,18 @@ def sync_visits(
     *,
     options: VisitOptions | None = None,
     mode: RunMode | str = RunMode.AUTO,
+    reload_every: timedelta = DEFAULT_RELOAD_EVERY,
     **engine_options: Any,
 ) -> list[RunSummary]:
     """One run of every visit resource (reference tables first), then the deletions and
-    the patients' derived names. Stops at the first run that does not end ok (interrupted
-    or failed): the next sync resumes there, as each resource keeps its own state."""
+    the patients' derived names. Resources read whole are read when due (``reload_every``)
+    or when ``mode`` asks for a full pass. Stops at the first run that does not end ok
+    (interrupted or failed): the next sync resumes there, as each resource keeps its state."""
     summaries: list[RunSummary] = []
+    now = utcnow()
     for resource in visit_resources(options):
+        if RunMode(mode) == RunMode.AUTO and not _due(store, practice, resource, reload_every, now):
+            continue
         run = ResourceSync(store, client, practice, resource=resource, **engine_options)
         summary = run.run(mode)
         summaries.append(summary)
