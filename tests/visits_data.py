@@ -229,6 +229,7 @@ def fill_visits(
                 rows.clear()
 
     span_days = 182 * visits_per_patient
+    tomorrow_share = min(0.1, 40 / max(count, 1))
     for pat, status, kind, extra in plans:
         if kind < 0.08:  # never came
             continue
@@ -262,7 +263,7 @@ def fill_visits(
             booked = datetime.combine(
                 (now + timedelta(days=1 + rng.randrange(150))).date(), time(9 + pat % 8, 30)
             )
-            if rng.random() < 0.1:  # some are tomorrow
+            if rng.random() < tomorrow_share:  # some are tomorrow (a day's worth)
                 booked = datetime.combine(now.date() + timedelta(days=1), time(8 + pat % 9, 0))
             appointment(pat, booked, "Scheduled", True)
         if rng.random() < 0.03:
