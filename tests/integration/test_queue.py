@@ -9,23 +9,24 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from odbridge.cli import app
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients, sync_runs
-from tests.helpers import DEV_KEY, SimulatorFactory
+from odbridge.sync.lock import PracticeBusy, practice_lock
+from tests.helpers import DEV_KEY, SimulatorFactory, wait_for
 
 pytestmark = pytest.mark.integration
 
 ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
 
 
-def write_config(path: Path, base_url: str, count: int) -> None:
+def write_config(path: Path, base_url: str, count: int, rate_interval: float = 0) -> None:
     tables = [
         f'[practices.p{i}]\ndeveloper_key = "{DEV_KEY}"\ncustomer_key = "KEY-{i}"\n'
-        f'base_url = "{base_url}"\nmode = "remote"\nrate_interval = 0\n'
+        f'base_url = "{base_url}"\nmode = "remote"\nrate_interval = {rate_interval}\n'
         for i in range(1, count + 1)
     ]
     path.write_text("\n".join(tables))
@@ -90,3 +91,64 @@ def test_the_queue_refuses_a_sqlite_store(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["worker", "--until-empty", "--db", db])
     assert result.exit_code == 2
     assert "The queue needs a PostgreSQL store" in one_line(result.output)
+
+
+def committed(store: Engine) -> int:
+    with store.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(patients)).scalar_one())
+
+
+def lock_free(store: Engine, practice: str) -> bool:
+    try:
+        with practice_lock(store, practice):
+            return True
+    except PracticeBusy:
+        return False
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", [pytest.param("postgres")], indirect=True)
+def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
+    simulator_factory: SimulatorFactory, store_url: str, tmp_path: Path
+) -> None:
+    # two practices so the keys are KEY-1, KEY-2 (one practice serves KEY alone); p1 queued
+    sim = simulator_factory(patients=2000, practices=2, customer_key="KEY", rate_interval=0.1)
+    config = tmp_path / "config.toml"
+    write_config(config, sim.base_url, 1, rate_interval=0.1)
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    queued = CliRunner().invoke(app, ["sync", "--all", "--queue", "--db", store_url], env=env)
+    assert queued.exit_code == 0, queued.output
+    store = create_store_engine(store_url)
+    try:
+        first = subprocess.Popen(
+            [ODBRIDGE, "worker", "--db", store_url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(lambda: committed(store), "a committed page")
+        finally:
+            first.kill()  # SIGKILL mid-job: 20 pages at 0.1 s, one is in
+            first.wait(timeout=30)
+        assert committed(store) < 2000
+        wait_for(lambda: lock_free(store, "p1"), "the killed worker's lock released")
+        second = subprocess.run(
+            [ODBRIDGE, "worker", "--until-empty", "--stalled-after", "0", "--db", store_url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 0, second.stdout + second.stderr
+        with store.connect() as connection:
+            stored = connection.execute(select(patients.c.pat_num)).scalars()
+            assert sorted(stored) == sorted(p["PatNum"] for p in sim.all_patients(1))
+            outcomes = connection.execute(
+                select(sync_runs.c.outcome).order_by(sync_runs.c.id)
+            ).scalars()
+            assert list(outcomes) == ["interrupted", "ok"]
+    finally:
+        store.dispose()
+    status = CliRunner().invoke(app, ["status", "--db", store_url], env=env)
+    assert "Sync queue: 0 waiting, 0 running, 0 failed (1 done)" in one_line(status.output)

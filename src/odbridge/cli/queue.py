@@ -34,6 +34,13 @@ def worker_command(
     until_empty: Annotated[
         bool, typer.Option("--until-empty", help="Stop when no job is left (else: run on).")
     ] = False,
+    stalled_after: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds without a worker's heartbeat before its running jobs are retried.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Run sync jobs from the queue (`odbridge sync --queue` adds them) until stopped.
 
@@ -43,7 +50,9 @@ def worker_command(
     from odbridge.queue.app import run_worker
 
     setup_logging("INFO")
-    run_worker(_url(db), concurrency=concurrency, until_empty=until_empty)
+    run_worker(
+        _url(db), concurrency=concurrency, until_empty=until_empty, stalled_after=stalled_after
+    )
 
 
 def defer_command(db: str | None, names: list[str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,10 @@ __all__ = [
 log = logging.getLogger("odbridge.queue")
 
 QUEUE = "sync"
+MAINTENANCE_QUEUE = "odbridge-maintenance"
 TASK = "odbridge.sync_practice"
+STALLED_AFTER = 30.0
+"""Seconds without a worker's heartbeat (sent every 10 s) before its running jobs are retried."""
 RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=4)
 """A failed or busy sync is tried again after 4, 16, 64, 256 and 1024 seconds."""
 
@@ -73,7 +77,24 @@ def make_app(url: str) -> procrastinate.App:
         if summary.outcome == "failed":
             raise SyncJobError(f"practice '{practice}': {summary.error}")
 
+    @app.periodic(cron="* * * * *", periodic_id="requeue-stalled")
+    @app.task(name="odbridge.requeue_stalled", queue=MAINTENANCE_QUEUE, pass_context=False)
+    async def requeue_stalled_job(timestamp: int) -> None:
+        await requeue_stalled(app, STALLED_AFTER)
+
     return app
+
+
+async def requeue_stalled(app: procrastinate.App, after_seconds: float) -> int:
+    """Sync jobs left running by a worker that stopped sending heartbeats (killed, machine
+    lost) go back to the queue; their syncs resume from the checkpoint. How many."""
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=after_seconds)
+    )
+    for job in stalled:
+        log.warning("sync job %s of a stopped worker goes back to the queue", job.id)
+        await app.job_manager.retry_job(job)
+    return len(stalled)
 
 
 def queue_exists(store: Engine) -> bool:
@@ -126,10 +147,26 @@ def defer_syncs(url: str, practices: list[str]) -> list[Deferred]:
     return results
 
 
-def run_worker(url: str, *, concurrency: int = 1, until_empty: bool = False) -> None:
+def run_worker(
+    url: str,
+    *,
+    concurrency: int = 1,
+    until_empty: bool = False,
+    stalled_after: float = STALLED_AFTER,
+) -> None:
     """Run a worker on the sync queue until stopped (SIGINT/SIGTERM), or with
-    ``until_empty`` until no job is left."""
+    ``until_empty`` until no job is left. First, jobs of workers silent for
+    ``stalled_after`` seconds go back to the queue (then every minute, periodically)."""
     ensure_queue_schema(url)
     app = make_app(url)
-    with app.open():
-        app.run_worker(queues=[QUEUE], concurrency=concurrency, wait=not until_empty)
+
+    async def work() -> None:
+        async with app.open_async():
+            await requeue_stalled(app, stalled_after)
+            await app.run_worker_async(
+                queues=[QUEUE, MAINTENANCE_QUEUE],
+                concurrency=concurrency,
+                wait=not until_empty,
+            )
+
+    asyncio.run(work())

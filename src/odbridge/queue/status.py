@@ -27,7 +27,10 @@ def queue_counts(store: Engine) -> QueueCounts | None:
         if connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
             return None
         rows = connection.execute(
-            text("SELECT status::text, count(*) FROM procrastinate_jobs GROUP BY status")
+            text(
+                "SELECT status::text, count(*) FROM procrastinate_jobs "
+                "WHERE queue_name = 'sync' GROUP BY status"
+            )
         ).all()
     counts = {str(status): int(n) for status, n in rows}
     return QueueCounts(
