@@ -126,7 +126,7 @@ def sync_command(
     except ValueError as exc:
         raise fail(str(exc)) from None
     if queue:
-        if every or full or reconcile or wait:
+        if every or full or reconcile or wait or visits:
             raise fail("--queue takes only --practice or --all (and --db).")
         from odbridge.cli.queue import defer_command
         from odbridge.config import load_settings, resolve_profile
