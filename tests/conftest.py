@@ -3,6 +3,7 @@ Hypothesis profiles, and a rule that a skipped test fails the run."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -120,6 +121,9 @@ def store(store_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
+LOGGERS_THE_CLI_SETS = ("httpx", "httpcore", "odbridge", "uvicorn", "uvicorn.error")
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
@@ -143,5 +147,15 @@ def isolated_env(
     previous = keyring.get_keyring()
     keyring.set_keyring(null.Keyring())  # type: ignore[no-untyped-call]
     reset_pacers()
+    # the CLI run in-process (CliRunner) configures logging for its process: undo it, or a
+    # later test sees httpx quietened and the root logger's handlers changed
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    levels = {name: logging.getLogger(name).level for name in LOGGERS_THE_CLI_SETS}
     yield
     keyring.set_keyring(previous)
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+    logging.captureWarnings(False)
