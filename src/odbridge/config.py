@@ -200,7 +200,7 @@ class PracticeProfile(BaseModel):
         if value is None or not value.get_secret_value():
             raise ConfigError(
                 f"No {label} key for practice '{self.name}'.",
-                f"Set ODBRIDGE_{label.upper()}_KEY, pass {label}_key=, add {label}_key to "
+                f"Set ODBRIDGE_{label.upper()}_KEY, add {label}_key to "
                 f"[practices.{self.name}] in {config_path()}, or store it in the keyring "
                 f"(service '{KEYRING_SERVICE}', user '{self.name}:{label}_key').",
             )

@@ -204,3 +204,18 @@ def test_a_refused_connection_gives_up_after_one_retry_not_six() -> None:
     assert caught.value.refused
     assert caught.value.attempts == policy.refused_attempts == 2
     assert len(sleeps) == 1
+
+
+def test_a_base_url_without_api_v1_is_named_in_the_hint(simulator: SimulatorServer) -> None:
+    bare = simulator.base_url.removesuffix("/api/v1")
+    assert bare != simulator.base_url
+    error = first_error(client_for(simulator, base_url=bare))
+    assert isinstance(error, NotFoundError)
+    assert "does not end in /api/v1" in error.hint
+    assert "PatNum" not in error.hint
+
+
+def test_a_missing_patient_gets_the_patnum_hint(simulator: SimulatorServer) -> None:
+    with client_for(simulator) as client, pytest.raises(NotFoundError) as caught:
+        client.patients.get(999_999)
+    assert "PatNum" in caught.value.hint

@@ -328,6 +328,7 @@ class Client:
             tier=str(self.profile.tier),
             rate_interval=self._pacer.base_interval if self._mode else None,
             page_size=self._page_size or None,
+            base_url=self._base_url,
         )
 
     # -- requests --------------------------------------------------------------------------

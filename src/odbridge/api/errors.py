@@ -347,6 +347,7 @@ class ErrorContext:
     tier: str | None = None
     rate_interval: float | None = None
     page_size: int | None = None
+    base_url: str | None = None
 
 
 def clean_server_message(
@@ -435,6 +436,12 @@ def error_for_status(
         hint += f" Configured now: {tier}{ctx.rate_interval:g} s between requests."
     elif status == 504 and ctx.page_size:
         hint += f" It is {ctx.page_size} now."
+    elif status == 404 and ctx.base_url and not ctx.base_url.rstrip("/").endswith("/api/v1"):
+        hint = (
+            f"The base URL {ctx.base_url} does not end in /api/v1: Open Dental's API lives "
+            "there (remote: https://api.opendental.com/api/v1; Local API: "
+            "http://localhost:30222/api/v1)."
+        )
     if cls is RateLimitError:
         return RateLimitError(
             status, server_message, hint, method=method, path=path, retry_after=retry_after
