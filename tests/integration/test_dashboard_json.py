@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ from odbridge.dashboard.app import create_app
 from odbridge.dashboard.pages import PAGES
 from odbridge.dashboard.server import DashboardServer
 from odbridge.store.db import create_store_engine
-from odbridge.store.schema import audit_log, patients
+from odbridge.store.schema import audit_log, patients, quarantine
 from tests.browser.seed import (
     ADMIN,
     ADMIN_PASSWORD,
@@ -104,3 +105,37 @@ def test_json_errors_are_json(served: tuple[Engine, str]) -> None:
         assert bad.status_code == 400
         assert "page" in bad.json()["error"]
         assert http.get("/audit.json").status_code == 403
+
+
+def test_quarantined_rows_are_counted_on_the_overview(tmp_path: Path) -> None:
+    store = create_store_engine(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    seed_store(store, main=10, north=5)
+    seen = datetime(2026, 11, 1, 8, 0)
+    with store.begin() as connection:
+        connection.execute(
+            quarantine.insert(),
+            [
+                {
+                    "practice": "main",
+                    "resource": "patients",
+                    "key": key,
+                    "field": "Birthdate",
+                    "problem": "not a date",
+                    "first_seen_at": seen,
+                    "last_seen_at": seen,
+                    "attempts": 1,
+                }
+                for key in (901, 902)
+            ],
+        )
+    try:
+        with (
+            DashboardServer(create_app(store, secret_key=SECRET, warm=False)) as server,
+            logged_in(server.url, ADMIN, ADMIN_PASSWORD) as http,
+        ):
+            data = http.get("/index.json", params={"practice": "main"}).json()
+            page = http.get("/", params={"practice": "main"}).text
+        assert [f["quarantined"] for f in data["freshness"]] == [2]
+        assert "2 quarantined" in page
+    finally:
+        store.dispose()

@@ -45,6 +45,7 @@ class Freshness:
     practice: str
     patients: int
     missing: int
+    quarantined: int
     last_mode: str | None
     last_outcome: str | None
     last_started: datetime | None
@@ -89,6 +90,7 @@ def freshness(
             practice=s.practice,
             patients=s.patients - s.missing,
             missing=s.missing,
+            quarantined=s.quarantined,
             last_mode=s.last_mode,
             last_outcome=s.last_outcome,
             last_started=s.last_started,
