@@ -66,6 +66,15 @@ def test_demo_syncs_a_practice_and_serves_a_working_dashboard(tmp_path: Path) ->
             overview = http.get("/")
             assert overview.status_code == 200
             assert "Active patients" in overview.text
+            # the visit history loads in the background; its figures then appear
+            deadline = time.monotonic() + 180
+            while True:
+                figures = http.get("/overview.json").json()
+                if figures["active_patients"]["value"]:
+                    break
+                assert time.monotonic() < deadline, "no visit figures after 180 s"
+                time.sleep(0.5)  # polling the page, which changes when the sync commits
+            assert figures["production"]["value"] not in (None, 0, "0", "0.00")
         assert (tmp_path / "data" / "odbridge" / "demo.sqlite").exists()
     finally:
         process.send_signal(signal.SIGINT)
