@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from odbridge.cli.common import DbOption, console, setup_logging
+from odbridge.cli.common import DbOption, console, fail, setup_logging
+
+HistoryYearsOption = Annotated[
+    int,
+    typer.Option(
+        min=1, max=50, help="A first visits sync reads appointments this many years back."
+    ),
+]
 
 app = typer.Typer(help="The sync queue (PostgreSQL stores): its schema.", no_args_is_help=True)
 
@@ -41,25 +48,59 @@ def worker_command(
             help="Seconds without a worker's heartbeat before its running jobs are retried.",
         ),
     ] = 30.0,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            help="Also queue every practice of the config on this schedule: 15m, 1h, 1d "
+            "(on the clock) or a cron line '0 2 * * *'. Give every worker the same one: "
+            "each tick is queued once however many workers run.",
+        ),
+    ] = None,
+    visits: Annotated[
+        bool, typer.Option("--visits", help="Scheduled jobs also sync the visits.")
+    ] = False,
+    history_years: HistoryYearsOption = 3,
 ) -> None:
-    """Run sync jobs from the queue (`odbridge sync --queue` adds them) until stopped.
+    """Run sync jobs from the queue (`odbridge sync --queue` or --every adds them) until
+    stopped.
 
     Start one on each machine with the same --db; each job syncs one practice with that
     machine's config and keys. SIGINT/SIGTERM: finish the current jobs, then stop.
     """
-    from odbridge.queue.app import run_worker
+    from odbridge.queue.app import JobOptions, Schedule, run_worker
+    from odbridge.queue.schedule import cron_for
 
+    schedule = None
+    if every is not None:
+        try:
+            schedule = Schedule(cron_for(every), JobOptions(visits, history_years))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    elif visits:
+        raise fail("--visits on a worker applies to its schedule: add --every (e.g. 15m).")
     setup_logging("INFO")
+    if schedule is not None:
+        console.print(
+            f"Queueing every practice on the schedule '{schedule.cron}' (cron, UTC).",
+            markup=False,
+            highlight=False,
+        )
     run_worker(
-        _url(db), concurrency=concurrency, until_empty=until_empty, stalled_after=stalled_after
+        _url(db),
+        concurrency=concurrency,
+        until_empty=until_empty,
+        stalled_after=stalled_after,
+        schedule=schedule,
     )
 
 
-def defer_command(db: str | None, names: list[str]) -> None:
+def defer_command(
+    db: str | None, names: list[str], *, visits: bool = False, history_years: int = 3
+) -> None:
     """``sync --queue``: one job per practice; a practice already waiting is reported."""
-    from odbridge.queue.app import defer_syncs
+    from odbridge.queue.app import JobOptions, defer_syncs
 
-    for done in defer_syncs(_url(db), names):
+    for done in defer_syncs(_url(db), names, JobOptions(visits, history_years)):
         if done.job_id is None:
             console.print(f"{done.practice}: already queued", markup=False, highlight=False)
         else:

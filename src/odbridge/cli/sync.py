@@ -19,6 +19,7 @@ from odbridge.cli.common import (
     record_grid,
     setup_logging,
 )
+from odbridge.cli.queue import HistoryYearsOption
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -96,12 +97,7 @@ def sync_command(
             "(after the patients).",
         ),
     ] = False,
-    history_years: Annotated[
-        int,
-        typer.Option(
-            min=1, max=50, help="A first visits sync reads appointments this many years back."
-        ),
-    ] = 3,
+    history_years: HistoryYearsOption = 3,
 ) -> None:
     """Bring the practice's patients into the local store, then keep them current.
 
@@ -126,8 +122,13 @@ def sync_command(
     except ValueError as exc:
         raise fail(str(exc)) from None
     if queue:
-        if every or full or reconcile or wait or visits:
-            raise fail("--queue takes only --practice or --all (and --db).")
+        if every:
+            raise fail(
+                "To queue on a schedule, start the workers with it: "
+                f"odbridge worker --every {every} (each tick is queued once)."
+            )
+        if full or reconcile or wait:
+            raise fail("--queue takes only --practice or --all, --visits and --db.")
         from odbridge.cli.queue import defer_command
         from odbridge.config import load_settings, resolve_profile
 
@@ -136,7 +137,7 @@ def sync_command(
         )
         if not names:
             raise fail("--all needs practices in the config file.")
-        defer_command(db, names)
+        defer_command(db, names, visits=visits, history_years=history_years)
         return
     profiles = load_profiles(practice, all_practices)
     engine = open_store(db)

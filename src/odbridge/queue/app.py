@@ -1,4 +1,5 @@
-"""The Procrastinate app on the store's PostgreSQL database and its one task."""
+"""The Procrastinate app on the store's PostgreSQL database: the sync task, the schedule
+(a periodic task that queues every practice) and the re-queueing of stalled jobs."""
 
 from __future__ import annotations
 
@@ -12,15 +13,19 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from odbridge.config import resolve_profile
+from odbridge.config import load_settings, resolve_profile
 from odbridge.errors import OdbridgeError
 from odbridge.store.db import create_store_engine
-from odbridge.sync.runner import sync_practice
+from odbridge.sync.runner import sync_practice_and_visits
+from odbridge.sync.visits import DEFAULT_HISTORY_YEARS, VisitOptions
 
 __all__ = [
     "QUEUE",
+    "SCHEDULE_TASK",
     "TASK",
+    "JobOptions",
     "QueueError",
+    "Schedule",
     "SyncJobError",
     "defer_syncs",
     "ensure_queue_schema",
@@ -34,6 +39,7 @@ log = logging.getLogger("odbridge.queue")
 QUEUE = "sync"
 MAINTENANCE_QUEUE = "odbridge-maintenance"
 TASK = "odbridge.sync_practice"
+SCHEDULE_TASK = "odbridge.queue_syncs"
 STALLED_AFTER = 30.0
 """Seconds without a worker's heartbeat (sent every 10 s) before its running jobs are retried."""
 RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=4)
@@ -58,24 +64,74 @@ def conninfo(url: str) -> str:
     return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def make_app(url: str) -> procrastinate.App:
+@dataclass(frozen=True)
+class JobOptions:
+    """What a sync job reads besides the patients."""
+
+    visits: bool = False
+    history_years: int = DEFAULT_HISTORY_YEARS
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The job's arguments besides the practice (JSON, stored with the job)."""
+        return {"visits": self.visits, "history_years": self.history_years}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``odbridge worker --every``: at each tick of ``cron`` one job per practice of the
+    worker's config is queued (a practice still queued is not queued twice)."""
+
+    cron: str
+    options: JobOptions = JobOptions()
+
+    @property
+    def periodic_id(self) -> str:
+        """Same schedule on every worker = same id, so the database defers each tick once."""
+        visits = " +visits" if self.options.visits else ""
+        return f"sync every {self.cron}{visits}"
+
+
+def make_app(url: str, schedule: Schedule | None = None) -> procrastinate.App:
     """A Procrastinate app on the store at ``url`` with the ``sync_practice`` task, whose
-    jobs sync into that same store."""
+    jobs sync into that same store, and with ``schedule`` a periodic task that queues them."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)),
     )
     engines: dict[str, Engine] = {}
 
     @app.task(name=TASK, queue=QUEUE, retry=RETRY)
-    def sync_practice_job(practice: str) -> None:
+    def sync_practice_job(
+        practice: str, visits: bool = False, history_years: int = DEFAULT_HISTORY_YEARS
+    ) -> None:
         if url not in engines:
             engines[url] = create_store_engine(url)
         profile = resolve_profile(practice)
         profile.require_keys()
-        summary = sync_practice(engines[url], profile)
-        log.info("practice '%s': %s, %d rows", practice, summary.outcome, summary.progress.rows)
-        if summary.outcome == "failed":
-            raise SyncJobError(f"practice '{practice}': {summary.error}")
+        summaries = sync_practice_and_visits(
+            engines[url],
+            profile,
+            visits=VisitOptions(history_years=history_years) if visits else None,
+        )
+        rows = sum(s.progress.rows for s in summaries)
+        outcomes = ", ".join(f"{s.progress.resource} {s.outcome}" for s in summaries)
+        log.info("practice '%s': %s; %d rows", practice, outcomes, rows)
+        failed = [s for s in summaries if s.outcome == "failed"]
+        if failed:
+            raise SyncJobError(f"practice '{practice}': {failed[0].error}")
+
+    if schedule is not None:
+
+        @app.periodic(cron=schedule.cron, periodic_id=schedule.periodic_id)
+        @app.task(name=SCHEDULE_TASK, queue=MAINTENANCE_QUEUE, pass_context=False)
+        async def queue_syncs_job(timestamp: int) -> None:
+            practices = sorted(load_settings().practices)
+            done = [await _defer(app, p, schedule.options) for p in practices]
+            log.info(
+                "schedule %s: %d practices queued, %d already queued",
+                schedule.cron,
+                sum(d.job_id is not None for d in done),
+                sum(d.job_id is None for d in done),
+            )
 
     @app.periodic(cron="* * * * *", periodic_id="requeue-stalled")
     @app.task(name="odbridge.requeue_stalled", queue=MAINTENANCE_QUEUE, pass_context=False)
@@ -129,22 +185,29 @@ class Deferred:
     """None: the practice was already queued (its queueing lock refused a second job)."""
 
 
-def defer_syncs(url: str, practices: list[str]) -> list[Deferred]:
+async def _defer(app: procrastinate.App, practice: str, options: JobOptions) -> Deferred:
+    task: Any = app.tasks[TASK]
+    try:
+        job_id = await task.configure(queueing_lock=practice, lock=practice).defer_async(
+            practice=practice, **options.as_kwargs()
+        )
+    except AlreadyEnqueued:
+        job_id = None
+    return Deferred(practice, job_id)
+
+
+def defer_syncs(
+    url: str, practices: list[str], options: JobOptions | None = None
+) -> list[Deferred]:
     """Queue one sync job per practice; a practice already waiting is not queued twice."""
     ensure_queue_schema(url)
     app = make_app(url)
-    task: Any = app.tasks[TASK]
-    results = []
-    with app.open():
-        for practice in practices:
-            try:
-                job_id = task.configure(queueing_lock=practice, lock=practice).defer(
-                    practice=practice
-                )
-            except AlreadyEnqueued:
-                job_id = None
-            results.append(Deferred(practice, job_id))
-    return results
+
+    async def defer_all() -> list[Deferred]:
+        async with app.open_async():
+            return [await _defer(app, p, options or JobOptions()) for p in practices]
+
+    return asyncio.run(defer_all())
 
 
 def run_worker(
@@ -153,12 +216,14 @@ def run_worker(
     concurrency: int = 1,
     until_empty: bool = False,
     stalled_after: float = STALLED_AFTER,
+    schedule: Schedule | None = None,
 ) -> None:
     """Run a worker on the sync queue until stopped (SIGINT/SIGTERM), or with
     ``until_empty`` until no job is left. First, jobs of workers silent for
-    ``stalled_after`` seconds go back to the queue (then every minute, periodically)."""
+    ``stalled_after`` seconds go back to the queue (then every minute, periodically).
+    With ``schedule`` the worker also queues every practice at each of its ticks."""
     ensure_queue_schema(url)
-    app = make_app(url)
+    app = make_app(url, schedule)
 
     async def work() -> None:
         async with app.open_async():

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from odbridge.api.client import Client
 from odbridge.config import PracticeProfile
+from odbridge.store.runlog import RunOutcome
 from odbridge.sync.engine import (
     DEFAULT_OVERLAP,
     DEFAULT_RECONCILE_EVERY,
@@ -23,6 +24,7 @@ from odbridge.sync.engine import (
     RunSummary,
 )
 from odbridge.sync.lock import PracticeBusy, practice_lock
+from odbridge.sync.visits import VisitOptions, sync_visits
 
 log = logging.getLogger("odbridge.sync")
 
@@ -60,6 +62,28 @@ def sync_practice(
             stop=stop,
         )
         return sync.run(mode)
+
+
+def sync_practice_and_visits(
+    store: Engine,
+    profile: PracticeProfile,
+    *,
+    visits: VisitOptions | None = None,
+    mode: RunMode | str = RunMode.AUTO,
+    stop: threading.Event | None = None,
+    wait: bool = False,
+) -> list[RunSummary]:
+    """The patients, then (with ``visits``) every visit resource, holding the practice's
+    sync lock once for the whole job: no other sync can slip in between the two passes.
+    The visits are skipped when the patients' run does not end ok (the next job resumes)."""
+    with (
+        practice_lock(store, profile.name, wait=wait, stop=stop),
+        Client(profile=profile) as client,
+    ):
+        patients = ResourceSync(store, client, profile.name, stop=stop).run(mode)
+        if visits is None or patients.outcome != RunOutcome.OK:
+            return [patients]
+        return [patients, *sync_visits(store, client, profile.name, options=visits, stop=stop)]
 
 
 def sync_practices(
