@@ -4,6 +4,7 @@ practice, once; `odbridge worker` (a real process) syncs them; `status` shows th
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,7 @@ def test_queued_practices_are_each_synced_once_by_a_worker(
         store.dispose()
     status = runner.invoke(app, ["status", "--db", store_url], env=env)
     assert "Sync queue: 0 waiting, 0 running, 0 failed (3 done)" in one_line(status.output)
+    assert "Workers: none running" in one_line(status.output)  # it unregistered on leaving
 
 
 def test_the_queue_refuses_a_sqlite_store(tmp_path: Path) -> None:
@@ -128,6 +130,10 @@ def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
         )
         try:
             wait_for(lambda: committed(store), "a committed page")
+            status = CliRunner().invoke(app, ["status", "--db", store_url], env=env)
+            assert "Sync queue: 0 waiting, 1 running" in one_line(status.output)
+            assert "Workers: 1 alive, 0 silent" in one_line(status.output)
+            assert re.search(r"worker \d+: heartbeat \d+ s ago, running p1", status.output)
         finally:
             first.kill()  # SIGKILL mid-job: 20 pages at 0.1 s, one is in
             first.wait(timeout=30)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.text import Text
 
 from odbridge.cli.common import DbOption, console, open_store, out, record_grid
 
+if TYPE_CHECKING:
+    from odbridge.queue.status import WorkerStatus
+
 
 def status_command(db: DbOption = None) -> None:
     """Each practice's last sync, its freshness and row counts."""
-    from odbridge.queue.status import queue_counts
+    from odbridge.queue.status import queue_counts, queue_workers
     from odbridge.store.runlog import practice_statuses
 
     store = open_store(db)
@@ -23,6 +27,7 @@ def status_command(db: DbOption = None) -> None:
             f"Sync queue: {counts.waiting} waiting, {counts.running} running, "
             f"{counts.failed} failed ({counts.succeeded} done)"
         )
+        print_workers(queue_workers(store))
     if not statuses:
         out().print("The store is empty: run `odbridge sync` first.")
         return
@@ -61,6 +66,31 @@ def status_command(db: DbOption = None) -> None:
                 f"[yellow]{escape(st.practice)}:[/yellow] {st.quarantined} rows held in "
                 "quarantine (failed checks; retried every sync)."
             )
+
+
+SILENT_AFTER = 30.0
+"""As ``odbridge worker --stalled-after``'s default: a worker this long without a heartbeat
+is taken for dead, and its jobs go back to the queue."""
+
+
+def print_workers(workers: list[WorkerStatus]) -> None:
+    """One line per registered worker: heartbeat age and the practices it is syncing."""
+    if not workers:
+        out().print("Workers: none running (start `odbridge worker` with the same --db)")
+        return
+    alive = [w for w in workers if w.seconds_since_heartbeat <= SILENT_AFTER]
+    out().print(f"Workers: {len(alive)} alive, {len(workers) - len(alive)} silent")
+    for w in workers:
+        heartbeat = _age(timedelta(seconds=w.seconds_since_heartbeat))
+        if w.seconds_since_heartbeat > SILENT_AFTER:
+            note = "silent: stopped without saying so; its jobs go back to the queue"
+        else:
+            note = "running " + ", ".join(w.running) if w.running else "idle"
+        out().print(
+            f"  worker {w.worker_id}: heartbeat {heartbeat} ago, {note}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _age(delta: timedelta) -> str:

@@ -1,4 +1,5 @@
-"""How many sync jobs wait, run and failed: read from the store (no Procrastinate import)."""
+"""How many sync jobs wait, run and failed, and which workers are alive: read from the
+store's Procrastinate tables (no Procrastinate import)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
-__all__ = ["QueueCounts", "queue_counts"]
+__all__ = ["QueueCounts", "WorkerStatus", "queue_counts", "queue_workers"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,36 @@ def queue_counts(store: Engine) -> QueueCounts | None:
         failed=counts.get("failed", 0),
         succeeded=counts.get("succeeded", 0),
     )
+
+
+@dataclass(frozen=True)
+class WorkerStatus:
+    """A worker registered in the queue (Procrastinate's ``procrastinate_workers``): it
+    sends a heartbeat every 10 s while it runs and unregisters when it stops cleanly."""
+
+    worker_id: int
+    seconds_since_heartbeat: float
+    running: tuple[str, ...]
+    """The practices whose sync jobs it is running now."""
+
+
+def queue_workers(store: Engine) -> list[WorkerStatus]:
+    """The registered workers, oldest first; empty without a queue."""
+    if store.dialect.name != "postgresql":
+        return []
+    with store.connect() as connection:
+        if connection.execute(text("SELECT to_regclass('procrastinate_workers')")).scalar() is None:
+            return []
+        rows = connection.execute(
+            text(
+                "SELECT w.id, extract(epoch FROM now() - w.last_heartbeat), "
+                "array_remove(array_agg(j.args->>'practice' ORDER BY j.args->>'practice'), NULL) "
+                "FROM procrastinate_workers w LEFT JOIN procrastinate_jobs j "
+                "ON j.worker_id = w.id AND j.status = 'doing' AND j.queue_name = 'sync' "
+                "GROUP BY w.id, w.last_heartbeat ORDER BY w.id"
+            )
+        ).all()
+    return [
+        WorkerStatus(int(worker_id), max(0.0, float(age)), tuple(practices or ()))
+        for worker_id, age, practices in rows
+    ]
