@@ -293,6 +293,31 @@ def test_recall_list(sim: SimulatorServer) -> None:
     assert status(sim, "/recalls/List", RecallType="Nope") == 400
 
 
+def test_the_client_reads_the_recall_list_with_its_dates_parsed(sim: SimulatorServer) -> None:
+    from datetime import date
+
+    from odbridge.api.client import Client
+
+    raw = get_all(sim, "/recalls/List", IncludeReminded="true", RecallType="Prophy")
+    with Client(
+        DEV_KEY, CUST_KEY, base_url=sim.base_url, mode="remote", tier="full", env={}
+    ) as client:
+        rows = list(client.recall_list.iter(include_reminded=True, recall_type="Prophy"))
+        assert [r.to_api_dict() for r in rows] == raw  # M/d/yyyy and "" round-trip
+        for row, sent in zip(rows, raw, strict=True):
+            month, day, year = (int(x) for x in sent["DueDate"].split("/"))
+            assert row.due_date == date(year, month, day)
+            assert row.num_remind == (int(sent["NumRemind"]) if sent["NumRemind"] else None)
+            assert (row.last_remind is None) == (sent["LastRemind"] == "")
+        assert any(r.num_remind for r in rows)
+        due = sorted(r.due_date for r in rows if r.due_date is not None)
+        start, end = due[len(due) // 4], due[3 * len(due) // 4]
+        window = list(client.recall_list.iter(date_start=start, date_end=end))
+        assert window
+        assert all(start <= r.due_date <= end for r in window if r.due_date is not None)
+        assert not any(r.num_remind for r in window)  # reminded ones only when asked
+
+
 # -- reference tables --------------------------------------------------------------------
 def test_providers_both_query_modes(sim: SimulatorServer) -> None:
     everyone = get(sim, "/providers")

@@ -234,6 +234,8 @@ class Client:
         """``GET /procedurelogs``: get, list, pages, iter, changed_pages."""
         self.recalls = recalls.recalls(self)
         """``GET /recalls`` (no change filter)."""
+        self.recall_list = recalls.recall_list(self)
+        """``GET /recalls/List``: Open Dental's computed Recall List (read on demand)."""
         self.recall_types = recalls.recall_types(self)
         self.providers = reference.providers(self)
         """``GET /providers``: get, pages, iter, changed_pages (hidden ones included)."""

@@ -9,6 +9,7 @@ become bools; money (a number or a numeric string such as ProcFee ``"130.00"``) 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar
 
@@ -26,6 +27,9 @@ from odbridge.api.models import (
     _enum_out,
     _enum_parser,
     _json,
+    _parse_date,
+    _parse_int,
+    _problem,
 )
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
     "ProvStatus",
     "Provider",
     "Recall",
+    "RecallListEntry",
     "RecallType",
 ]
 
@@ -279,6 +284,65 @@ class Recall(_KeyedModel):
     date_scheduled: Day = Field(default=None, alias="DateScheduled")
     priority: PriorityField = Field(default=None, alias="Priority")
     time_pattern_override: Text = Field(default=None, alias="TimePatternOverride")
+
+
+def _parse_us_date(value: object) -> date | None:
+    """``3/16/2022`` (the Recall List's M/d/yyyy) or the usual ``yyyy-MM-dd``; blank and
+    ``1/1/0001`` are no date."""
+    if isinstance(value, str) and value.count("/") == 2:
+        month, day, year = (part.strip() for part in value.split("/"))
+        if month.isdigit() and day.isdigit() and year.isdigit() and len(year) == 4:
+            try:
+                found = date(int(year), int(month), int(day))
+            except ValueError:
+                found = None
+            if found is not None:
+                return None if found.year == 1 else found
+        raise _problem("date", "expected a date (M/d/yyyy)")
+    return _parse_date(value)
+
+
+def _us_date_out(value: date | None) -> str:
+    return "" if value is None else f"{value.month}/{value.day}/{value.year}"
+
+
+UsDay = Annotated[date | None, PlainValidator(_parse_us_date), _json(_us_date_out, str)]
+"""A date the API writes as M/d/yyyy (``GET /recalls/List``)."""
+
+
+def _parse_number_text(value: object) -> int | None:
+    return None if value is None or value == "" else _parse_int(value)
+
+
+NumberText = Annotated[
+    int | None,
+    PlainValidator(_parse_number_text),
+    _json(lambda v: "" if v is None else str(v), str),
+]
+"""A whole number the API sends as text, ``""`` when blank (``Age``, ``NumRemind``)."""
+
+
+class RecallListEntry(ApiModel):
+    """``GET /recalls/List``: one row of Open Dental's computed Recall List (due recalls of
+    patients with status Patient, not disabled, no recall appointment scheduled), with the
+    reminders sent. A view, not a table: no RecallNum, no change filter; dates M/d/yyyy."""
+
+    key_alias: ClassVar[str | None] = "PatNum"
+
+    due_date: UsDay = Field(default=None, alias="DueDate")
+    pat_num: Int = Field(alias="PatNum")
+    patient: Text = Field(default=None, alias="Patient")
+    age: NumberText = Field(default=None, alias="Age")
+    """Whole years ("" → None)."""
+    type: Text = Field(default=None, alias="Type")
+    interval: Text = Field(default=None, alias="Interval")
+    num_remind: NumberText = Field(default=None, alias="NumRemind")
+    """Reminders sent ("" → None)."""
+    last_remind: UsDay = Field(default=None, alias="LastRemind")
+    contact: Text = Field(default=None, alias="Contact")
+    status: Text = Field(default=None, alias="Status")
+    clinic_num: Key = Field(default=None, alias="ClinicNum")
+    note: Text = Field(default=None, alias="Note")
 
 
 class RecallType(_KeyedModel):
