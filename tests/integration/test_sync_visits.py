@@ -281,3 +281,50 @@ def test_sync_visits_command_says_the_cost_first_then_syncs(
     assert second.returncode == 0, second.stderr
     assert "first visits sync" not in second.stderr
     assert "incremental" in second.stderr
+
+
+def test_patients_billing_type_names_follow_renamed_billing_types(
+    simulator_factory: SimulatorFactory, store: Engine
+) -> None:
+    """The patient record has the billing type's name, not its DefNum, and a rename moves
+    no DateTStamp: the next visits sync renames the patients' text from the definitions,
+    swaps included, without a patient request."""
+    sim = simulator_factory(patients=80)
+
+    def rename(def_num: int, name: str) -> None:
+        response = httpx.post(
+            f"{sim.root_url}/_simulator/events/rename-definition",
+            json={"DefNum": def_num, "ItemName": name},
+            timeout=30,
+        )
+        response.raise_for_status()
+
+    def held() -> Counter[str]:
+        with store.connect() as connection:
+            return Counter(
+                connection.execute(
+                    select(patients.c.billing_type).where(patients.c.practice == PRACTICE)
+                ).scalars()
+            )
+
+    with client_for(sim) as client:
+        sync_all(store, client)
+        types = {d.item_name: d.def_num for d in client.definitions.iter(category=4)}
+        before = held()
+        first, second = (name for name, _ in before.most_common(2))
+        rename(types[first], "swap")  # first ↔ second, then a plain rename
+        rename(types[second], first)
+        rename(types[first], second)
+        rename(types["Bad Debt"], "Written Off")
+        summaries = sync_visits(store, client, PRACTICE, mode="full")
+        after = held()
+    assert after[second] == before[first]
+    assert after[first] == before[second]
+    assert after["Written Off"] == before["Bad Debt"]
+    assert "Bad Debt" not in after
+    done = next(s for s in summaries if "patients_billing_type_renamed" in s.extra)
+    renamed = before[first] + before[second] + before["Bad Debt"]
+    assert done.extra["patients_billing_type_renamed"] == renamed
+    with client_for(sim) as client:
+        fresh = Counter(p.billing_type for p in client.patients.iter())
+    assert +fresh == +after  # what Open Dental now says, without re-reading any patient

@@ -22,17 +22,22 @@ deleted_appointments   histappointments?HistApptAction=Deleted     left
 
 Reference tables come first (so names resolve), then recalls, appointments, procedures, and
 the deletions feed, which marks the deleted appointments ``missing_since``.
+
+Patients' derived text follows the reference tables: provider and clinic abbreviations by
+number (:func:`refresh_patient_names`), billing type names by rename, since the patient
+record has the name and no DefNum (:func:`refresh_billing_types`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, func, select, update
+from sqlalchemy import Engine, Table, and_, case, func, select, update
 
 from odbridge.api.client import Client
 from odbridge.api.listing import ListEndpoint
@@ -52,9 +57,11 @@ __all__ = [
     "DEFAULT_RELOAD_EVERY",
     "VisitOptions",
     "apply_deletions",
+    "billing_type_names",
     "first_sync_estimate",
     "is_first_sync",
     "patient_count",
+    "refresh_billing_types",
     "refresh_patient_names",
     "row_maker",
     "sync_practice_visits",
@@ -254,6 +261,54 @@ def refresh_patient_names(store: Engine, practice: str) -> int:
     return changed
 
 
+BILLING_TYPES_CATEGORY = 4
+"""Open Dental's definition category of billing types (``patient.BillingType``)."""
+
+
+def billing_type_names(store: Engine, practice: str) -> dict[int, str]:
+    """DefNum → name of the practice's billing types as the store has them."""
+    d = sv.definitions.c
+    with store.connect() as connection:
+        found = connection.execute(
+            select(d.def_num, d.item_name).where(
+                d.practice == practice,
+                d.category == BILLING_TYPES_CATEGORY,
+                d.missing_since.is_(None),
+                d.item_name.is_not(None),
+            )
+        ).all()
+    return {int(num): str(name) for num, name in found}
+
+
+def refresh_billing_types(store: Engine, practice: str, before: Mapping[int, str]) -> int:
+    """Patients' BillingType text after billing types were renamed in Open Dental.
+
+    The patient record carries the billing type's *name* only (no DefNum), and a rename
+    moves no patient's DateTStamp. So the renames are read from the definitions: ``before``
+    (DefNum → name, :func:`billing_type_names` taken before the definitions were re-read)
+    against the names now; each patient holding an old name gets the new one, all in one
+    statement (names swapped between two types stay right). An old name two billing types
+    shared cannot say whose it was: it is left for the next full patient read, which brings
+    every patient's current text anyway. Returns the patient rows changed."""
+    after = billing_type_names(store, practice)
+    holders = Counter(before.values())
+    renamed = {
+        old: after[num]
+        for num, old in before.items()
+        if num in after and after[num] != old and holders[old] == 1
+    }
+    if not renamed:
+        return 0
+    p = patients.c
+    with store.begin() as connection:
+        result = connection.execute(
+            update(patients)
+            .where(p.practice == practice, p.billing_type.in_(list(renamed)))
+            .values(billing_type=case(renamed, value=p.billing_type, else_=p.billing_type))
+        )
+    return int(result.rowcount or 0)
+
+
 def is_first_sync(store: Engine, practice: str) -> bool:
     """True when no visits pass has completed for the practice yet (appointments have no
     cursor and no unfinished pass)."""
@@ -339,14 +394,20 @@ def sync_visits(
     (interrupted or failed): the next sync resumes there, as each resource keeps its state."""
     summaries: list[RunSummary] = []
     now = utcnow()
+    billing_types: dict[int, str] = {}
     for resource in visit_resources(options):
         if RunMode(mode) == RunMode.AUTO and not _due(store, practice, resource, reload_every, now):
             continue
+        if resource.name == "definitions":
+            billing_types = billing_type_names(store, practice)
         run = ResourceSync(store, client, practice, resource=resource, **engine_options)
         summary = run.run(mode)
         summaries.append(summary)
         if summary.outcome != RunOutcome.OK:
             return summaries
+        if resource.name == "definitions":
+            renamed = refresh_billing_types(store, practice, billing_types)
+            summary.extra["patients_billing_type_renamed"] = renamed
         if resource.name == "deleted_appointments":
             marked = apply_deletions(store, practice, utcnow())
             summary.extra["appointments_deleted"] = marked
