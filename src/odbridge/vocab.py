@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ContactMethod", "Gender", "PatStatus", "Position", "YesNoUnknown"]
+__all__ = [
+    "CONTACT_METHOD_LABELS",
+    "ContactMethod",
+    "Gender",
+    "PatStatus",
+    "Position",
+    "YesNoUnknown",
+    "contact_method_label",
+]
 
 
 class PatStatus(StrEnum):
@@ -54,6 +62,28 @@ class ContactMethod(StrEnum):
     SEE_NOTES = "SeeNotes"
     MAIL = "Mail"
     TEXT_MESSAGE = "TextMessage"
+
+
+CONTACT_METHOD_LABELS: dict[str, str] = {
+    ContactMethod.NONE: "None chosen",
+    ContactMethod.DO_NOT_CALL: "Do not call",
+    ContactMethod.HM_PHONE: "Home phone",
+    ContactMethod.WK_PHONE: "Work phone",
+    ContactMethod.WIRELESS_PH: "Mobile phone",
+    ContactMethod.EMAIL: "Email",
+    ContactMethod.SEE_NOTES: "See notes",
+    ContactMethod.MAIL: "Mail",
+    ContactMethod.TEXT_MESSAGE: "Text message",
+}
+"""What people call each contact method (the dashboard, worklists and their downloads)."""
+
+
+def contact_method_label(code: str | None) -> str:
+    """A contact method's friendly name: "Mobile phone" for ``WirelessPh``; "" when the
+    field is empty; a name Open Dental added later is shown as it comes."""
+    if not code:
+        return ""
+    return CONTACT_METHOD_LABELS.get(code, code)
 
 
 class YesNoUnknown(StrEnum):

@@ -32,7 +32,7 @@ from odbridge.mcp.http import McpHttpServer, create_http_app, identify_http
 from odbridge.mcp.run import open_env
 from odbridge.mcp.server import create_server
 from odbridge.simulator.server import SimulatorServer
-from odbridge.store.audit import AuditEntry, entries
+from odbridge.store.audit import AuditEntry, entries, viewers_of
 from odbridge.store.db import create_store_engine
 from odbridge.store.users import add_user, set_disabled
 from odbridge.sync.engine import ResourceSync
@@ -171,7 +171,12 @@ def check_the_usual(answers: dict[str, Any], synced: Synced, username: str) -> N
     ]
     assert {e.username for e in audit} == {username}
     assert {e.action for e in audit} == {"view"}
-    assert all(str(patient["PatNum"]) in (e.detail or "") for e in audit[:6])
+    viewed = [e.what for e in viewers_of(synced.engine, "main", patient["PatNum"])]
+    assert sorted(w for w in viewed if w.startswith("mcp:")) == [
+        "mcp:get_patient",
+        *["mcp:search_patients"] * 5,
+    ]  # the patients shown are in the per-patient audit table, not in the text
+    assert not any(k in (e.detail or "") for e in audit for k in ("pat_num=", "pat_nums="))
     kinds = [e.detail or "" for e in audit]
     assert "search(name)" in kinds[0]
     assert "search(number)" in kinds[1]

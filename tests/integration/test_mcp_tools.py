@@ -25,7 +25,7 @@ from odbridge.mcp.access import Caller, user_named
 from odbridge.mcp.common import ToolEnv
 from odbridge.mcp.run import identify_user, open_env
 from odbridge.mcp.server import create_server
-from odbridge.store.audit import entries
+from odbridge.store.audit import entries, viewers_of
 from odbridge.store.db import create_read_only_engine
 from odbridge.store.schema import audit_log, patients
 from odbridge.store.users import add_user
@@ -224,7 +224,9 @@ def test_visit_figures_worklists_and_a_patients_visits(with_visits: str) -> None
 
     audit = [e for e in reversed(entries(env.writer)) if e.what.startswith("mcp:")]
     assert [e.what for e in audit] == ["mcp:visit_figures", "mcp:worklist", "mcp:get_patient"]
-    assert str(patient) in (audit[1].detail or "")
+    shown = [e.what for e in viewers_of(env.writer, "smile", patient) if e.what.startswith("mcp:")]
+    assert sorted(shown) == ["mcp:get_patient", "mcp:worklist"]
+    assert not any(k in (e.detail or "") for e in audit for k in ("pat_num=", "pat_nums="))
     env.close()
 
 

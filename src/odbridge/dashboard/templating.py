@@ -20,6 +20,7 @@ from odbridge._version import __version__
 from odbridge.dashboard import queries
 from odbridge.dashboard.auth import csrf_token
 from odbridge.dashboard.security import CSRF_FIELD
+from odbridge.vocab import contact_method_label
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -90,7 +91,9 @@ def environment(directory: Path = TEMPLATES_DIR) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(num=num, money=money, when=when, ago=ago, ssn=ssn)
+    env.filters.update(
+        num=num, money=money, when=when, ago=ago, ssn=ssn, contact=contact_method_label
+    )
     env.globals.update(
         url=url,
         pct=pct,

@@ -7,7 +7,7 @@ read again on every call, so disabling a user stops their assistant at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
@@ -22,8 +22,6 @@ from odbridge.store.users import User, UserError, load_user, normalize_username
 
 AUDIT_PREFIX = "mcp:"
 """The audit log's ``what`` of a tool call: ``mcp:<tool>``."""
-
-MAX_AUDITED_PAT_NUMS = 200
 
 
 class AccessError(OdbridgeError):
@@ -100,15 +98,11 @@ def record_call(
     arguments: str,
     practices: Practices,
     rows: int | None,
-    pat_nums: Sequence[int] = (),
+    pat_nums: Iterable[audit.PatientKey] = (),
 ) -> None:
-    """One audit entry for a tool call: the tool, the kinds of its arguments (never a search
-    text or a birthdate), the rows returned and their PatNums."""
-    detail = f"mcp {arguments}".strip()
-    if pat_nums:
-        shown = ",".join(str(n) for n in pat_nums[:MAX_AUDITED_PAT_NUMS])
-        more = len(pat_nums) - MAX_AUDITED_PAT_NUMS
-        detail += f"; pat_nums={shown}" + (f" (+{more} more)" if more > 0 else "")
+    """One audit entry for a tool call: the tool and the kinds of its arguments (never a
+    search text, a birthdate or a PatNum) in the text, the rows returned, and the patients
+    they showed as (practice, PatNum) in the per-patient audit table."""
     audit.record(
         engine,
         username=caller.user.username,
@@ -117,5 +111,6 @@ def record_call(
         rows=rows,
         practice=practice_label(practices),
         deidentified=caller.deidentified,
-        detail=detail,
+        detail=f"mcp {arguments}".strip(),
+        pat_nums=pat_nums,
     )

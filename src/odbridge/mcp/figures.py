@@ -158,14 +158,14 @@ def data_quality(
         "recomputing": behind,
         "deidentified": env.deidentified,
     }
-    audited: list[int] = []
+    audited: list[tuple[str, int]] = []
     arguments = f"scope={scope}"
     if check is not None:
         page, per_page = clamp_page(page, per_page)
         chosen = keys[check]
         part = chosen[(page - 1) * per_page : page * per_page]
         rows = queries.rows_for(env.reader, part)
-        audited = [int(r["pat_num"]) for r in rows]
+        audited = [(str(r["practice"]), int(r["pat_num"])) for r in rows]
         result.update(check=check, patients=_shown(env, rows))
         result.update(paging(len(chosen), page, per_page, len(rows)))
         arguments = f"check={check} scope={scope} page={page}"

@@ -76,7 +76,7 @@ def search_patients(
         per_page=per_page if per_page in queries.PER_PAGE_CHOICES else 25,
     )
     result = queries.search_patients(env.reader, f)
-    pat_nums = [int(r["pat_num"]) for r in result.rows]
+    pat_nums = [(str(r["practice"]), int(r["pat_num"])) for r in result.rows]
     rows = _shown(env, result.rows)
     arguments = f.audit_detail()
     record_call(
@@ -140,10 +140,10 @@ def get_patient(
         env.writer,
         caller,
         "get_patient",
-        arguments="patient_id" if env.deidentified else f"pat_num={number}",
+        arguments="patient_id" if env.deidentified else "pat_num",
         practices=practice_name,
         rows=1 + len(family),
-        pat_nums=[number, *(int(r["pat_num"]) for r in family)],
+        pat_nums=[(practice_name, n) for n in (number, *(int(r["pat_num"]) for r in family))],
     )
     return {
         "practice": practice_name,

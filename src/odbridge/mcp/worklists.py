@@ -29,7 +29,7 @@ BIRTHDAYS = "birthdays_this_week"
 def descriptions() -> dict[str, str]:
     """Each worklist's name and what it holds."""
     listed = {BIRTHDAYS: FIGURES[BIRTHDAYS]}
-    listed.update({name: w.definition for name, w in VISIT_WORKLISTS.items()})
+    listed.update({name: w.definition for name, w in VISIT_WORKLISTS.items() if w.action})
     return listed
 
 
@@ -64,7 +64,7 @@ def worklist(
         arguments=f"name={name} page={page}",
         practices=scope,
         rows=len(shown),
-        pat_nums=[int(r["pat_num"]) for r in shown],
+        pat_nums=[(str(r["practice"]), int(r["pat_num"])) for r in rows],
     )
     return {
         "worklist": name,

@@ -3,6 +3,7 @@ and the family)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -13,6 +14,7 @@ from odbridge.dashboard.context import Dashboard, Page, PageRoute
 from odbridge.dashboard.pages import visits
 from odbridge.dashboard.params import choice_param, int_param, path_id
 from odbridge.dashboard.templating import ssn
+from odbridge.vocab import contact_method_label
 
 NO_PATIENT = "No such patient in the store."
 
@@ -20,6 +22,15 @@ NO_PATIENT = "No such patient in the store."
 def shown(rows: list[dict[str, Any]]) -> list[tuple[str, int]]:
     """(practice, PatNum) of the rows a page shows, for the audit log."""
     return [(str(row["practice"]), int(row["pat_num"])) for row in rows]
+
+
+def age_on(birthdate: date | None, today: date) -> int | None:
+    """Whole years on ``today`` (None without a birthdate, or one in the future)."""
+    if birthdate is None or birthdate > today:
+        return None
+    return (
+        today.year - birthdate.year - ((today.month, today.day) < (birthdate.month, birthdate.day))
+    )
 
 
 def patient_filter(request: Request, practices: queries.Practices) -> queries.PatientFilter:
@@ -92,7 +103,9 @@ def patient(dash: Dashboard, request: Request) -> Page:
         pat_nums=shown([detail.row, *detail.family]),
     )
     found = visits.for_patient(dash, scope.chosen, pat_num)
+    years = age_on(detail.row.get("birthdate"), dash.today())
     context = {
+        "age": years,
         "p": detail.row,
         "family": detail.family,
         "fields": queries.PATIENT_FIELDS,
@@ -100,7 +113,15 @@ def patient(dash: Dashboard, request: Request) -> Page:
         "local_time_note": visits.LOCAL_TIME_NOTE,
     }
     row = {**detail.row, "ssn": ssn(detail.row.get("ssn"))}  # as on the page: last four
-    data = {"patient": row, "family": detail.family, "visits": visits.patient_data(found)}
+    data = {
+        "patient": row,
+        "age": years,
+        "contact_preferences": {
+            key: contact_method_label(row.get(key)) for key in visits.PREFERENCES
+        },
+        "family": detail.family,
+        "visits": visits.patient_data(found),
+    }
     return Page("patient.html", "patients", context, data, scope)
 
 

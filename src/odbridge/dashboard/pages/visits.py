@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Route
 from odbridge.dashboard.auth import current_user
 from odbridge.dashboard.context import Dashboard, Page, PageRoute, Scope
 from odbridge.dashboard.params import int_param
+from odbridge.dashboard.queries.figure_lists import Entry
 from odbridge.dashboard.queries.visit_kpis import (
     KpiSettings,
     VisitKpis,
@@ -33,7 +34,6 @@ from odbridge.dashboard.queries.visit_kpis import (
 from odbridge.dashboard.queries.visit_lists import (
     CONTACT_COLUMNS,
     WORKLISTS,
-    Entry,
     PatientVisits,
     day_schedule,
     patient_visits,
@@ -41,11 +41,11 @@ from odbridge.dashboard.queries.visit_lists import (
     worklist_rows,
 )
 from odbridge.store import audit
+from odbridge.vocab import contact_method_label
 
 LOCAL_TIME_NOTE = "Times are the practice's local time (Open Dental's server clock)."
 PER_PAGE = 50
-MAX_AUDITED_KEYS = 2000
-"""PatNums written into one audit entry's detail (the count is always exact)."""
+PREFERENCES = ("prefer_contact_method", "prefer_recall_method", "prefer_confirm_method")
 SETTINGS = KpiSettings()
 now: Callable[[], datetime] = datetime.now
 """The practice's local time (replaceable in tests)."""
@@ -95,22 +95,37 @@ def _audit(
     request: Request,
     what: str,
     scope: Scope,
-    pat_nums: list[int],
+    rows: list[dict[str, Any]],
     *,
     action: str = "view",
-    detail: str = "",
+    detail: str | None = None,
 ) -> None:
-    shown = ",".join(str(n) for n in pat_nums[:MAX_AUDITED_KEYS])
-    more = "" if len(pat_nums) <= MAX_AUDITED_KEYS else f" (+{len(pat_nums) - MAX_AUDITED_KEYS})"
+    """One audit entry for the rows shown or downloaded, with their patients (practice,
+    PatNum) in the per-patient audit table."""
+    keys = [(str(r["practice"]), int(r["pat_num"])) for r in rows if r.get("pat_num")]
     audit.record(
         dash.engine,
         username=current_user(request).username,
         action=action,
         what=what,
-        rows=len(pat_nums),
+        rows=len(rows),
         practice=scope.label,
-        detail=" ".join(part for part in (detail, f"pat_nums={shown}{more}") if part),
+        detail=detail,
+        pat_nums=keys,
     )
+
+
+def friendly(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows with Open Dental's contact-method codes as people say them ("Mobile
+    phone", not ``WirelessPh``): what the page, its JSON and the downloads show."""
+    out = []
+    for row in rows:
+        shown = dict(row)
+        for key in PREFERENCES:
+            if key in shown:
+                shown[key] = contact_method_label(shown[key])
+        out.append(shown)
+    return out
 
 
 # -- overview ------------------------------------------------------------------------------
@@ -139,8 +154,7 @@ def schedule(dash: Dashboard, request: Request) -> Page:
         "today": day_schedule(dash.engine, scope.query, today),
         "tomorrow": day_schedule(dash.engine, scope.query, today + timedelta(days=1)),
     }
-    pat_nums = sorted({a["pat_num"] for rows in days.values() for a in rows if a["pat_num"]})
-    _audit(dash, request, "schedule", scope, pat_nums)
+    _audit(dash, request, "schedule", scope, [a for rows in days.values() for a in rows])
     data = {"practice": scope.chosen, "times": LOCAL_TIME_NOTE, "today": today, "days": days}
     context = {"today": today, "days": days, "local_time_note": LOCAL_TIME_NOTE}
     return Page("schedule.html", "schedule", context, data, scope)
@@ -177,8 +191,8 @@ def worklist(dash: Dashboard, request: Request) -> Page:
     pages = max(1, -(-len(entries) // PER_PAGE))
     page = min(int_param(request.query_params, "page", low=1, high=1_000_000) or 1, pages)
     shown = entries if as_json else entries[(page - 1) * PER_PAGE : page * PER_PAGE]
-    rows = worklist_rows(dash.engine, shown, _moment())
-    _audit(dash, request, f"worklist {name}", scope, [r["pat_num"] for r in rows])
+    rows = friendly(worklist_rows(dash.engine, shown, _moment()))
+    _audit(dash, request, f"worklist {name}", scope, rows)
     w = WORKLISTS[name]
     cols = columns_of(name)
     data = {
@@ -246,14 +260,14 @@ def download_routes(dash: Dashboard) -> list[BaseRoute]:
     def download(request: Request) -> Response:
         kind = request.url.path.rsplit(".", 1)[-1]
         name, scope, entries, _ = _entries(dash, request)
-        rows = worklist_rows(dash.engine, entries, _moment())
+        rows = friendly(worklist_rows(dash.engine, entries, _moment()))
         cols = columns_of(name)
         _audit(
             dash,
             request,
             f"worklist {name}.{kind}",
             scope,
-            [r["pat_num"] for r in rows],
+            rows,
             action="export",
             detail=f"format={kind}",
         )

@@ -30,22 +30,13 @@ from odbridge.dashboard.queries.sql import (
     valid_phone,
     years_before,
 )
-from odbridge.vocab import ContactMethod, PatStatus
+from odbridge.vocab import CONTACT_METHOD_LABELS, ContactMethod, PatStatus
 
 PAT_STATUSES: tuple[str, ...] = tuple(status.value for status in PatStatus)
 """Open Dental's PatStatus names, in its order (the client's enum is the one definition)."""
 CONTACT_METHODS: tuple[str, ...] = tuple(method.value for method in ContactMethod)
-CONTACT_LABELS = {
-    "None": "None chosen",
-    "DoNotCall": "Do not call",
-    "HmPhone": "Home phone",
-    "WkPhone": "Work phone",
-    "WirelessPh": "Mobile phone",
-    "Email": "Email",
-    "SeeNotes": "See notes",
-    "Mail": "Mail",
-    "TextMessage": "Text message",
-}
+CONTACT_LABELS = CONTACT_METHOD_LABELS
+"""Friendly names of the contact methods (one vocabulary: :mod:`odbridge.vocab`)."""
 
 AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("0-12", 0, 13),

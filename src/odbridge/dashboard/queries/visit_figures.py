@@ -36,6 +36,7 @@ class Figure:
             "definition": self.definition,
             "previous_month": _json_value(self.previous_month),
             "last_year": _json_value(self.last_year),
+            "patients": f"/worklists/{self.worklist}" if self.worklist else None,
         }
 
 
@@ -65,6 +66,7 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             "year earlier (status as of today).",
             previous_month=k.active_last_month,
             last_year=k.active_last_year,
+            worklist="active",
         ),
         Figure(
             "new_patients",
@@ -75,6 +77,7 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             "appointment). Trend: the same count for last month and a year ago.",
             previous_month=k.new_patients[prev],
             last_year=k.new_patients[year],
+            worklist="new",
         ),
         Figure(
             "no_future_appointment",
@@ -101,6 +104,7 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             k.recall_due_this_month,
             "count",
             f"Patients (status Patient) with an enabled recall whose DateDue falls in {month}.",
+            worklist="recall_due",
         ),
         Figure(
             "recall_scheduled",
@@ -110,6 +114,7 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             f"Share of enabled recalls of patients with status Patient that have a recall "
             f"appointment scheduled (DateScheduled set): {k.recall_scheduled:,} of "
             f"{k.recall_enabled:,}.",
+            worklist="recall_scheduled",
         ),
         Figure(
             "hygiene_reappointment",
@@ -119,6 +124,7 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             f"Of the {k.hygiene_seen:,} patients with a Complete hygiene appointment "
             f"(IsHygiene, or a hygienist set) in the last {s.hygiene_days} days, the share "
             f"that now have a Scheduled appointment from now on ({k.hygiene_reappointed:,}).",
+            worklist="hygiene",
         ),
         Figure(
             "production",
@@ -131,6 +137,7 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             "synced, so this is not net production. Trend: last month and a year ago.",
             previous_month=k.production[prev],
             last_year=k.production[year],
+            worklist="production",
         ),
         Figure(
             "treatment_planned_unscheduled",
@@ -153,5 +160,6 @@ def build_figures(k: VisitKpis) -> list[Figure]:
             "(Open Dental no longer marks them Broken). Trend: last month and a year ago.",
             previous_month=k.broken_rate(prev),
             last_year=k.broken_rate(year),
+            worklist="broken",
         ),
     ]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from odbridge.dashboard.queries.figure_lists import FIGURE_LISTS, Entry, Worklist, figure_entries
 from odbridge.dashboard.queries.sql import Practices, practice_condition
 from odbridge.dashboard.queries.visit_kpis import (
     BROKEN,
@@ -54,19 +55,6 @@ CONTACT_COLUMNS = (
     "prefer_confirm_method",
 )
 """What every worklist row shows of the patient, to reach them as they prefer."""
-
-
-@dataclass(frozen=True)
-class Worklist:
-    """A list of patients to contact: what it holds and which preference applies."""
-
-    name: str
-    title: str
-    definition: str
-    prefer: str
-    """The patient's preferred method for this kind of contact (a patients column)."""
-    columns: tuple[tuple[str, str], ...]
-    """List-specific (key, label) columns, after the patient's contact details."""
 
 
 WORKLISTS: dict[str, Worklist] = {
@@ -119,6 +107,9 @@ WORKLISTS: dict[str, Worklist] = {
         ),
     )
 }
+WORKLISTS.update(FIGURE_LISTS)
+"""Every list served at ``/worklists/{name}``: the worklists a person acts on (``action``),
+then the patients behind each headline figure."""
 
 
 def is_confirmed(name: str | None) -> bool:
@@ -129,9 +120,6 @@ def is_confirmed(name: str | None) -> bool:
 
 def _scope(column: Any, practice: Practices) -> list[Any]:
     return practice_condition(column, practice)
-
-
-Entry = tuple[Key, dict[str, Any]]
 
 
 def worklist_entries(
@@ -145,6 +133,8 @@ def worklist_entries(
 ) -> list[Entry]:
     """Every row of worklist ``name``, in its order: (patient key, list-specific values)."""
     settings = settings or KpiSettings()
+    if name in FIGURE_LISTS:
+        return figure_entries(engine, name, practice, now=now, summary=summary, settings=settings)
     last = summary.last_visit
     if name == "reactivation":
         since = months_before(now, settings.active_months)
