@@ -20,9 +20,9 @@ from odbridge.queue.app import (
     SCHEDULE_TASK,
     JobOptions,
     Schedule,
-    ensure_queue_schema,
     make_app,
 )
+from odbridge.queue.migrations import ensure_queue_schema
 from odbridge.queue.schedule import cron_for
 from tests.integration.test_queue import one_line, write_config
 

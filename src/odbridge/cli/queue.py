@@ -25,12 +25,28 @@ def _url(db: str | None) -> str:
 
 
 @app.command("migrate")
-def migrate_command(db: DbOption = None) -> None:
-    """Create the queue's tables (Procrastinate's schema) in the PostgreSQL store."""
-    from odbridge.queue.app import ensure_queue_schema
+def migrate_command(
+    db: DbOption = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Stop at this Procrastinate version's schema (e.g. 3.4), for workers "
+            "not upgraded yet.",
+        ),
+    ] = None,
+) -> None:
+    """Create the queue's tables (Procrastinate's schema) in the PostgreSQL store, or apply
+    the migrations of a newer Procrastinate to them. Stop the workers first; start them
+    again after (with the new odbridge)."""
+    from odbridge.queue.migrations import migrate_queue_schema, parse_version
 
-    created = ensure_queue_schema(_url(db))
-    console.print("Queue schema created." if created else "Queue schema already there.")
+    try:
+        up_to = parse_version(to) if to else None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    report = migrate_queue_schema(_url(db), up_to=up_to)
+    console.print(report.describe(), markup=False, highlight=False)
 
 
 def worker_command(

@@ -10,11 +10,11 @@ from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
-from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from odbridge.config import load_settings, resolve_profile
 from odbridge.errors import OdbridgeError
+from odbridge.queue.migrations import QueueError, conninfo, ensure_queue_schema
 from odbridge.store.db import create_store_engine
 from odbridge.sync.runner import sync_practice_and_visits
 from odbridge.sync.visits import DEFAULT_HISTORY_YEARS, VisitOptions
@@ -28,9 +28,7 @@ __all__ = [
     "Schedule",
     "SyncJobError",
     "defer_syncs",
-    "ensure_queue_schema",
     "make_app",
-    "queue_exists",
     "run_worker",
 ]
 
@@ -46,22 +44,8 @@ RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=4)
 """A failed or busy sync is tried again after 4, 16, 64, 256 and 1024 seconds."""
 
 
-class QueueError(OdbridgeError):
-    """The queue cannot be used (not PostgreSQL, or the database refused)."""
-
-
 class SyncJobError(OdbridgeError):
     """A queued sync ended 'failed'; the job is retried with backoff."""
-
-
-def conninfo(url: str) -> str:
-    """The store's SQLAlchemy URL as a libpq URI (``options`` such as search_path kept)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        raise QueueError(
-            "The queue needs a PostgreSQL store: use --db postgresql+psycopg://USER@HOST/DB."
-        )
-    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 @dataclass(frozen=True)
@@ -151,29 +135,6 @@ async def requeue_stalled(app: procrastinate.App, after_seconds: float) -> int:
         log.warning("sync job %s of a stopped worker goes back to the queue", job.id)
         await app.job_manager.retry_job(job)
     return len(stalled)
-
-
-def queue_exists(store: Engine) -> bool:
-    """True when Procrastinate's tables are in the store's schema."""
-    if store.dialect.name != "postgresql":
-        return False
-    with store.connect() as connection:
-        found = connection.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar()
-    return found is not None
-
-
-def ensure_queue_schema(url: str) -> bool:
-    """Create Procrastinate's schema in the store unless it is there; True if created."""
-    store = create_store_engine(url)
-    try:
-        if queue_exists(store):
-            return False
-    finally:
-        store.dispose()
-    app = make_app(url)
-    with app.open():
-        app.schema_manager.apply_schema()
-    return True
 
 
 @dataclass(frozen=True)
