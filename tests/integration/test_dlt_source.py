@@ -1,0 +1,200 @@
+"""The dlt source: the simulator over loopback HTTP → a dlt pipeline → DuckDB in tmp_path."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import httpx
+import pytest
+from dlt.pipeline.pipeline import Pipeline
+
+from odbridge.api.client import Client
+from odbridge.config import ConfigError
+from odbridge.integrations.dlt import CURSOR_COLUMN, REJECTED_TABLE, opendental
+from odbridge.simulator.server import SimulatorServer
+from odbridge.store.schema import PATIENT_FIELD_NAMES
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, expected_row, source_rows
+
+pytestmark = pytest.mark.integration
+
+PACE = 0.01
+"""Seconds between requests, in the simulator and the client: paced, but fast."""
+
+
+def client_for(sim: SimulatorServer) -> Client:
+    return Client(
+        DEV_KEY,
+        CUST_KEY,
+        base_url=sim.base_url,
+        mode="remote",
+        tier="full",
+        rate_interval=PACE,
+        trust_env=False,
+    )
+
+
+def pipeline_in(tmp_path: Path) -> Pipeline:
+    return dlt.pipeline(
+        "practice_test",
+        destination=dlt.destinations.duckdb(str(tmp_path / "od.duckdb")),
+        dataset_name="opendental",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+def query(tmp_path: Path, sql: str, *params: object) -> list[dict[str, Any]]:
+    with duckdb.connect(str(tmp_path / "od.duckdb"), read_only=True) as connection:
+        cursor = connection.execute(sql, list(params))
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def loaded_patients(tmp_path: Path) -> dict[int, dict[str, Any]]:
+    columns = ", ".join(PATIENT_FIELD_NAMES)
+    rows = query(tmp_path, f"SELECT {columns} FROM opendental.patients")  # noqa: S608
+    return {row["pat_num"]: row for row in rows}
+
+
+def loaded(pipeline: Pipeline) -> dict[str, int]:
+    """Rows the last run loaded, per table (dlt's own bookkeeping left out)."""
+    trace = pipeline.last_trace
+    assert trace is not None
+    assert trace.last_normalize_info is not None
+    counts = trace.last_normalize_info.row_counts
+    return {name: n for name, n in counts.items() if not name.startswith("_dlt")}
+
+
+def test_patients_load_field_by_field_then_only_the_changes_merge(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    sim = simulator_factory(patients=150, rate_interval=PACE)
+    pipeline = pipeline_in(tmp_path)
+    with client_for(sim) as client:
+        pipeline.run(opendental(client=client).with_resources("patients"))
+        assert loaded(pipeline) == {"patients": 150}
+        assert loaded_patients(tmp_path) == source_rows(sim)
+        first_pass = query(
+            tmp_path,
+            f"SELECT DISTINCT {CURSOR_COLUMN} AS t FROM opendental.patients",  # noqa: S608
+        )
+
+        touched = sim.change(6)
+        broken = next(n for n in range(1, 151) if n not in touched)
+        sim.event("bad-row", {"PatNum": broken})  # a Birthdate the models refuse
+        requests_before = client.stats.requests
+        pipeline.run(opendental(client=client).with_resources("patients"))
+
+    # only the changes were read (one page), and merged: no patient twice
+    assert client.stats.requests - requests_before == 1
+    assert loaded(pipeline) == {"patients": 6, REJECTED_TABLE: 1}
+    patients = loaded_patients(tmp_path)
+    assert len(patients) == 150
+    records = {record["PatNum"]: record for record in sim.all_patients()}
+    expected = {n: expected_row(r) for n, r in records.items() if n != broken}
+    assert {n: row for n, row in patients.items() if n != broken} == expected
+    # the refused row kept its last good version, and is named (never its value)
+    assert str(patients[broken]["birthdate"]) != records[broken]["Birthdate"]
+    [rejected] = query(tmp_path, f"SELECT * FROM opendental.{REJECTED_TABLE}")  # noqa: S608
+    assert (rejected["resource"], rejected["key"], rejected["field"]) == (
+        "patients",
+        broken,
+        "Birthdate",
+    )
+    assert "1985-13-45" not in str(rejected)
+    # the cursor is the server's clock at a pass's first page, one value per pass; rows the
+    # second pass did not read keep the first pass's
+    [first_time] = [row["t"] for row in first_pass]
+    by_pass = f"SELECT {CURSOR_COLUMN} AS t, count(*) AS n FROM opendental.patients"  # noqa: S608
+    passes = query(tmp_path, by_pass + " GROUP BY t ORDER BY t")
+    assert [row["n"] for row in passes] == [144, 6]
+    assert passes[0]["t"] == first_time < passes[1]["t"]
+
+
+def test_the_whole_source_loads_every_table_and_merges_visit_changes(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    sim = simulator_factory(patients=40, rate_interval=PACE)
+    pipeline = pipeline_in(tmp_path)
+    truth = httpx.get(f"{sim.root_url}/_simulator/reference", timeout=10).json()
+    window = date.today().replace(year=date.today().year - 3).isoformat()
+
+    def visits(table: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = httpx.get(
+            f"{sim.root_url}/_simulator/visits/{table}", timeout=10
+        ).json()
+        return rows
+
+    with client_for(sim) as client:
+        pipeline.run(opendental(client=client))
+        counts = loaded(pipeline)
+        assert counts["patients"] == 40
+        assert counts["providers"] == len(truth["providers"])
+        assert counts["clinics"] == len([c for c in truth["clinics"] if not c["is_hidden"]])
+        assert counts["definitions"] == len(truth["definitions"])
+        assert counts["recalls"] == len(visits("recalls"))
+        for table in ("operatories", "appointment_types", "recall_types"):
+            assert counts[table] > 0, table
+        appointments = {
+            row["AptNum"]: row for row in visits("appointments") if row["AptDateTime"] >= window
+        }
+        loaded_apts = query(tmp_path, "SELECT apt_num, apt_status FROM opendental.appointments")
+        assert {row["apt_num"] for row in loaded_apts} == set(appointments)
+        procedures = {r["ProcNum"] for r in visits("procedurelogs") if r["DateTStamp"] >= window}
+        loaded_procs = query(tmp_path, "SELECT proc_num FROM opendental.procedure_logs")
+        assert {row["proc_num"] for row in loaded_procs} == procedures
+
+        scheduled = next(n for n, r in appointments.items() if r["AptStatus"] == "Scheduled")
+        response = httpx.post(
+            f"{sim.root_url}/_simulator/visits/events/complete",
+            json={"AptNum": scheduled},
+            timeout=10,
+        )
+        assert response.status_code == 200
+        pipeline.run(opendental(client=client).with_resources("appointments"))
+
+    assert 1 <= loaded(pipeline)["appointments"] < len(appointments)  # changes, not all
+    rows = query(tmp_path, "SELECT apt_num, apt_status FROM opendental.appointments")
+    assert len(rows) == len({row["apt_num"] for row in rows}) == len(appointments)
+    assert {r["apt_num"]: r["apt_status"] for r in rows}[scheduled] == "Complete"
+
+
+def test_keys_from_dlt_secrets_are_never_written_or_logged(
+    simulator_factory: SimulatorFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sim = simulator_factory(patients=30)
+    monkeypatch.setenv("SOURCES__OPENDENTAL__DEVELOPER_KEY", DEV_KEY)
+    monkeypatch.setenv("SOURCES__OPENDENTAL__CUSTOMER_KEY", CUST_KEY)
+    monkeypatch.setenv("ODBRIDGE_RATE_INTERVAL", "0")  # odbridge's own settings apply too
+    caplog.set_level(logging.DEBUG)
+    pipeline = pipeline_in(tmp_path)
+    pipeline.run(opendental(base_url=sim.base_url, tier="full").with_resources("patients"))
+
+    assert loaded(pipeline) == {"patients": 30}
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written
+    for path in written:
+        content = path.read_bytes()
+        assert DEV_KEY.encode() not in content, path
+        assert CUST_KEY.encode() not in content, path
+    text = caplog.text
+    assert DEV_KEY not in text
+    assert CUST_KEY not in text
+    for record in sim.all_patients():
+        for field in ("LName", "FName", "SSN", "Email"):
+            if len(str(record[field])) > 3:
+                assert str(record[field]) not in text
+
+
+def test_a_missing_key_is_named_before_anything_is_read() -> None:
+    with pytest.raises(ConfigError, match="No customer key") as raised:
+        opendental(base_url="http://127.0.0.1:9/api/v1", developer_key=DEV_KEY)
+    assert "SOURCES__OPENDENTAL__CUSTOMER_KEY" in str(raised.value)  # in the dlt user's words
+    assert DEV_KEY not in str(raised.value)
