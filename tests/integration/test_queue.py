@@ -3,6 +3,7 @@ practice, once; `odbridge worker` (a real process) syncs them; `status` shows th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -10,13 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
 from odbridge.cli import app
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients, sync_runs
-from odbridge.sync.lock import PracticeBusy, practice_lock
+from odbridge.sync.lock import PracticeBusy, advisory_key, practice_lock
 from tests.helpers import DEV_KEY, SimulatorFactory, wait_for
 
 pytestmark = pytest.mark.integration
@@ -158,3 +159,75 @@ def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
         store.dispose()
     status = CliRunner().invoke(app, ["status", "--db", store_url], env=env)
     assert "Sync queue: 0 waiting, 0 running, 0 failed (1 done)" in one_line(status.output)
+
+
+def lock_holders(store: Engine, practice: str) -> set[int]:
+    """The PostgreSQL backends holding the practice's sync lock now (pg_locks)."""
+    with store.connect() as connection:
+        key = advisory_key(
+            str(connection.execute(text("SELECT current_schema()")).scalar()), practice
+        )
+        return set(
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFFFFFF},
+            ).scalars()
+        )
+
+
+def resources_run(store: Engine) -> list[str]:
+    with store.connect() as connection:
+        return list(
+            connection.execute(select(sync_runs.c.resource).order_by(sync_runs.c.id)).scalars()
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", [pytest.param("postgres")], indirect=True)
+def test_a_queued_visits_job_holds_the_sync_lock_from_patients_to_the_last_visit_resource(
+    simulator_factory: SimulatorFactory, store_url: str, tmp_path: Path
+) -> None:
+    sim = simulator_factory(patients=100, practices=2, customer_key="KEY", rate_interval=0.03)
+    config = tmp_path / "config.toml"
+    write_config(config, sim.base_url, 1, rate_interval=0.03)
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    args = ["sync", "--practice", "p1", "--queue", "--visits", "--history-years", "1"]
+    queued = CliRunner().invoke(app, [*args, "--db", store_url], env=env)
+    assert queued.exit_code == 0, queued.output
+    store = create_store_engine(store_url)
+    seen: list[tuple[frozenset[int], tuple[str, ...]]] = []
+    try:
+        worker = subprocess.Popen(
+            [ODBRIDGE, "worker", "--until-empty", "--db", store_url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            while worker.poll() is None:  # watch the lock's holder for the whole job
+                runs = tuple(resources_run(store))
+                seen.append((frozenset(lock_holders(store, "p1")), runs))
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.wait(timeout=0.02)  # the poll interval (the GIL is shared)
+        finally:
+            output = worker.communicate(timeout=120)[0]
+        assert worker.returncode == 0, output
+        finished = resources_run(store)
+        with store.connect() as connection:
+            outcomes = set(connection.execute(select(sync_runs.c.outcome)).scalars())
+    finally:
+        store.dispose()
+    assert finished[0] == "patients"
+    assert {"appointments", "procedure_logs", "deleted_appointments"} <= set(finished[1:])
+    assert outcomes == {"ok"}
+    holders = set().union(*(pids for pids, _ in seen))
+    assert len(holders) == 1, f"the lock changed hands during the job: {holders}"
+    during_visits = [
+        pids for pids, done in seen if len(done) > 1 and "deleted_appointments" not in done
+    ]
+    assert during_visits, "the lock was observed while the visits synced"
+    assert all(pids == holders for pids in during_visits)
