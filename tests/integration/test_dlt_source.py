@@ -26,10 +26,10 @@ PACE = 0.01
 """Seconds between requests, in the simulator and the client: paced, but fast."""
 
 
-def client_for(sim: SimulatorServer) -> Client:
+def client_for(sim: SimulatorServer, customer_key: str = CUST_KEY) -> Client:
     return Client(
         DEV_KEY,
-        CUST_KEY,
+        customer_key,
         base_url=sim.base_url,
         mode="remote",
         tier="full",
@@ -38,9 +38,9 @@ def client_for(sim: SimulatorServer) -> Client:
     )
 
 
-def pipeline_in(tmp_path: Path) -> Pipeline:
+def pipeline_in(tmp_path: Path, name: str = "practice_test") -> Pipeline:
     return dlt.pipeline(
-        "practice_test",
+        name,
         destination=dlt.destinations.duckdb(str(tmp_path / "od.duckdb")),
         dataset_name="opendental",
         pipelines_dir=str(tmp_path / "pipelines"),
@@ -161,6 +161,49 @@ def test_the_whole_source_loads_every_table_and_merges_visit_changes(
     rows = query(tmp_path, "SELECT apt_num, apt_status FROM opendental.appointments")
     assert len(rows) == len({row["apt_num"] for row in rows}) == len(appointments)
     assert {r["apt_num"]: r["apt_status"] for r in rows}[scheduled] == "Complete"
+
+
+def test_a_group_loads_each_practice_into_one_dataset(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    group = simulator_factory(practices=2, patients=30, rate_interval=PACE)
+    tables = ("patients", "clinics")  # one incremental, one read whole
+
+    def load(number: int) -> Pipeline:
+        pipeline = pipeline_in(tmp_path, f"practice_{number}")  # one pipeline (cursor) each
+        with client_for(group, f"{CUST_KEY}-{number}") as client:
+            source = opendental(client=client, practice_label=f"office-{number}")
+            pipeline.run(source.with_resources(*tables))
+        return pipeline
+
+    load(1)
+    load(2)
+    group.change(3)  # in practice 1
+    again = load(1)
+    assert loaded(again)["patients"] == 3
+
+    by_practice = query(
+        tmp_path,
+        "SELECT practice, count(*) AS n, count(DISTINCT pat_num) AS d FROM opendental.patients"
+        " GROUP BY practice ORDER BY practice",
+    )
+    assert by_practice == [
+        {"practice": "office-1", "n": 30, "d": 30},
+        {"practice": "office-2", "n": 30, "d": 30},
+    ]
+    names = {r["PatNum"]: r["LName"] for r in group.all_patients(practice=2)}
+    rows = query(
+        tmp_path, "SELECT pat_num, lname FROM opendental.patients WHERE practice = 'office-2'"
+    )
+    assert {r["pat_num"]: r["lname"] for r in rows} == names
+    # practice 1's clinics were replaced (not added again); practice 2's are still there
+    clinics = query(tmp_path, "SELECT practice, count(*) AS n FROM opendental.clinics GROUP BY 1")
+    expected = {}
+    for number in (1, 2):
+        url = f"{group.root_url}/_simulator/reference?practice={number}"
+        reference = httpx.get(url, timeout=10).json()
+        expected[f"office-{number}"] = len([c for c in reference["clinics"] if not c["is_hidden"]])
+    assert {r["practice"]: r["n"] for r in clinics} == expected
 
 
 def test_keys_from_dlt_secrets_are_never_written_or_logged(

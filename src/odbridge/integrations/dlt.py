@@ -73,13 +73,23 @@ from odbridge.config import ConfigError, PracticeProfile
 from odbridge.sync.cursor import DEFAULT_OVERLAP, Cursor, check_overlap, normalise_stamp
 from odbridge.sync.drift import OverlapPager
 
-__all__ = ["CURSOR_COLUMN", "DEFAULT_HISTORY_YEARS", "REJECTED_TABLE", "TABLES", "opendental"]
+__all__ = [
+    "CURSOR_COLUMN",
+    "DEFAULT_HISTORY_YEARS",
+    "PRACTICE_COLUMN",
+    "REJECTED_TABLE",
+    "TABLES",
+    "opendental",
+]
 
 log = logging.getLogger("odbridge.integrations")
 
 CURSOR_COLUMN = "pass_server_time"
 """The incremental cursor column: the server's clock at the first page of the pass that read
 the row (``serverDateTime``), in the server's local time."""
+
+PRACTICE_COLUMN = "practice"
+"""With ``practice_label``: the practice a row belongs to (part of every primary key)."""
 
 REJECTED_TABLE = "rejected_rows"
 """Rows that did not validate: resource, key, field, problem (never the value)."""
@@ -354,7 +364,7 @@ def _read(
 def _resource(
     table: Table, clients: ClientFactory, overlap: timedelta, window_start: date
 ) -> DltResource:
-    """``table`` as a dlt resource: merge + incremental, or replace."""
+    """``table`` as a dlt resource: merge + incremental, or replace (rejected rows apart)."""
     columns = _columns(table)
     lag = overlap.total_seconds()
     if not table.incremental:
@@ -412,6 +422,7 @@ def opendental(
     tier: str | None = None,
     history_years: int = DEFAULT_HISTORY_YEARS,
     overlap_seconds: float = DEFAULT_OVERLAP.total_seconds(),
+    practice_label: str | None = None,
 ) -> list[DltResource]:
     """One Open Dental practice as a dlt source (see the module's docstring).
 
@@ -421,13 +432,38 @@ def opendental(
     reads from its secrets (``[sources.opendental] developer_key = "…"`` in
     ``.dlt/secrets.toml``, or ``SOURCES__OPENDENTAL__CUSTOMER_KEY``). The keys are never logged.
     ``overlap_seconds`` (3,600 at least) is how far before the cursor incremental reads start.
+
+    ``practice_label`` loads several practices into one dataset (a dental group): every row
+    carries it in a ``practice`` column, which joins the primary keys; the tables read whole
+    replace only that practice's rows. Run one pipeline per practice (each keeps its cursors).
     """
     overlap = check_overlap(timedelta(seconds=overlap_seconds))
     window_start = _window_start(history_years)
     clients = _client_factory(
         client, practice, profile, developer_key, customer_key, base_url, tier
     )
-    return [_resource(table, clients, overlap, window_start) for table in TABLES]
+    resources = [_resource(table, clients, overlap, window_start) for table in TABLES]
+    if practice_label is not None:
+        for table, resource in zip(TABLES, resources, strict=True):
+            _label_rows(resource, table, practice_label)
+    return resources
+
+
+def _label_rows(resource: DltResource, table: Table, label: str) -> None:
+    """Several practices in one dataset: every row carries ``practice``, the keys include
+    it, and a table read whole replaces only this practice's rows (delete-insert on it)."""
+    if not label.strip():
+        raise ValueError("practice_label must not be blank")
+    resource.add_map(lambda item: {PRACTICE_COLUMN: label, **item})
+    column: TColumnSchema = {"name": PRACTICE_COLUMN, "data_type": "text", "nullable": False}
+    resource.apply_hints(
+        primary_key=[PRACTICE_COLUMN, table.key], columns={PRACTICE_COLUMN: column}
+    )
+    if not table.incremental:
+        resource.apply_hints(
+            write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            merge_key=PRACTICE_COLUMN,
+        )
 
 
 def _client_factory(
