@@ -79,7 +79,7 @@ def run(patients: int, interval: float, throttle: str) -> Result:
         ) as client,
     ):
         started = time.monotonic()
-        count = sum(1 for _ in client.patients.iter())
+        count = sum(1 for _ in client.patients.list())
         wall = time.monotonic() - started
         stats = sim.stats()
     if count != patients:

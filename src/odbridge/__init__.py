@@ -5,8 +5,9 @@ The library's public surface::
     from odbridge import Client
 
     with Client(developer_key, customer_key, tier="full") as client:
-        for patient in client.patients.iter():
+        for patient in client.patients.list():   # every patient; pages fetched lazily
             ...
+        changes = client.patients.list(changed_since=cursor)   # a Page: .items, .pages()
 """
 
 from odbridge._version import __version__
@@ -24,6 +25,7 @@ from odbridge.api.errors import (
     ServerError,
 )
 from odbridge.api.models import Patient, PatientSummary, PatStatus
+from odbridge.api.paging import Page
 from odbridge.api.retry import RetryPolicy
 from odbridge.config import ConfigError, PracticeProfile
 from odbridge.errors import OdbridgeError
@@ -38,6 +40,7 @@ __all__ = [
     "NotFoundError",
     "OdbridgeError",
     "OpenDentalError",
+    "Page",
     "PatStatus",
     "Patient",
     "PatientSummary",

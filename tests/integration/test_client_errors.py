@@ -84,7 +84,7 @@ def test_basic_auth_is_refused_with_a_hint(simulator: SimulatorServer) -> None:
 def test_basic_auth_works_where_accepted(simulator_factory: SimulatorFactory) -> None:
     sim = simulator_factory(accept_basic=True, patients=5)
     with client_for(sim, auth_scheme="basic") as client:
-        assert len(client.patients.list()) == 5
+        assert len(client.patients.list().items) == 5
 
 
 def test_econnector_down(simulator: SimulatorServer) -> None:

@@ -45,7 +45,7 @@ def test_full_read_under_faults_returns_every_patient_once(
     sim = simulator_factory(patients=1500)
     sim.set_faults(FAULTS_20_PERCENT)
     with client_for(sim) as client:
-        pat_nums = [p.pat_num for p in client.patients.iter()]
+        pat_nums = [p.pat_num for p in client.patients.list()]
     truth = sorted(p["PatNum"] for p in sim.all_patients())
     assert sorted(pat_nums) == truth
     assert len(pat_nums) == len(set(pat_nums)) == 1500
@@ -58,7 +58,7 @@ def test_paced_incremental_read_under_faults(simulator_factory: SimulatorFactory
     sim = simulator_factory(patients=600, rate_interval=0.05, throttle="reject")
     sim.set_faults(FAULTS_20_PERCENT)
     with client_for(sim) as client:
-        changed = list(client.patients.iter_changed("2000-01-01 00:00:00"))
+        changed = list(client.patients.list(changed_since="2000-01-01 00:00:00"))
     assert sorted(p.pat_num for p in changed) == list(range(1, 601))
     assert all(p.server_date_time is not None for p in changed)
     stats = sim.stats()

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from odbridge.api.client import Client
-from odbridge.api.paging import PageInfo
 from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.server import SimulatorServer
 from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
@@ -32,9 +31,9 @@ def test_paced_full_read_of_2000_patients_is_never_throttled(
 ) -> None:
     interval = 0.1
     sim = simulator_factory(patients=2000, rate_interval=interval, throttle="reject")
-    pages: list[PageInfo] = []
     with client_for(sim) as client:
-        pat_nums = [p.pat_num for p in client.patients.iter(on_page=pages.append)]
+        pages = list(client.patients.list().pages())
+    pat_nums = [p.pat_num for page in pages for p in page.items]
     stats = sim.stats()
     assert stats["throttled"] == 0
     assert client.stats.throttled == 0
@@ -53,7 +52,7 @@ def test_two_clients_of_one_key_share_the_budget(simulator_factory: SimulatorFac
 
     def read_all() -> None:
         with client_for(sim) as client:
-            counts.append(sum(1 for _ in client.patients.iter()))
+            counts.append(sum(1 for _ in client.patients.list()))
 
     threads = [threading.Thread(target=read_all) for _ in range(2)]
     for thread in threads:
@@ -76,7 +75,7 @@ def test_recovers_from_429_by_honouring_retry_after_and_slowing_down(
         caplog.at_level("WARNING", logger="odbridge.api"),
         client_for(sim, rate_interval=0.2, retry=retry) as client,
     ):
-        pat_nums = [p.pat_num for p in client.patients.iter()]
+        pat_nums = [p.pat_num for p in client.patients.list()]
         widened = client.rate_interval
     throttled = sim.stats()["throttled"]
     assert sorted(pat_nums) == list(range(1, 501))
@@ -89,6 +88,6 @@ def test_recovers_from_429_by_honouring_retry_after_and_slowing_down(
 def test_a_server_that_holds_requests_is_fine_too(simulator_factory: SimulatorFactory) -> None:
     sim = simulator_factory(patients=300, rate_interval=0.15, throttle="delay")
     with client_for(sim, rate_interval=0) as client:
-        assert sum(1 for _ in client.patients.iter()) == 300
+        assert sum(1 for _ in client.patients.list()) == 300
     assert client.stats.throttled == 0
     assert sim.stats()["by_status"] == {"200": 4}

@@ -26,14 +26,14 @@ def exercise(sim: SimulatorServer) -> tuple[list[str], str]:
     retry = RetryPolicy(max_attempts=6, initial=0.01, max_wait=0.02, jitter=0)
     settings: dict[str, Any] = {"base_url": sim.base_url, "rate_interval": 0, "retry": retry}
     with Client(DEV_KEY, CUST_KEY, **settings) as client:
-        patients = list(client.patients.iter())
+        patients = list(client.patients.list())
         searched = next(p for p in patients if p.lname and len(p.lname) >= 6)
         assert searched.lname is not None
         client.patients.search(lname=searched.lname)
         client.patients.get(searched.pat_num)
         logging.getLogger("test").info("client %r, auth %r", client, client._http.auth)
         sim.set_faults({"error500": 0.1, "reset": 0.1, "malformed": 0.1, "seed": 1})
-        list(client.patients.iter_changed("2000-01-01"))
+        list(client.patients.list(changed_since="2000-01-01"))
         sim.set_faults({"error500": 1.0})
         try:
             client.patients.list()

@@ -134,7 +134,7 @@ def test_fuzzing_every_operation_finds_no_5xx_and_no_undocumented_answer(
     with Client(
         DEV_KEY, CUST_KEY, base_url=sim.base_url, rate_interval=0, trust_env=False
     ) as client:
-        read = [patient.pat_num for patient in client.patients.iter()]
+        read = [patient.pat_num for patient in client.patients.list()]
     source = [record["PatNum"] for record in sim.live_patients()]
     assert read == source
     assert len(source) > 60  # the fuzzer created patients
@@ -160,4 +160,4 @@ def test_what_fuzzing_found_stays_fixed(simulator: SimulatorServer) -> None:
     with Client(
         DEV_KEY, CUST_KEY, base_url=simulator.base_url, rate_interval=0, trust_env=False
     ) as client:
-        assert len(list(client.patients.iter())) == len(simulator.live_patients())
+        assert len(list(client.patients.list())) == len(simulator.live_patients())

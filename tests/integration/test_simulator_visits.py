@@ -302,7 +302,7 @@ def test_the_client_reads_the_recall_list_with_its_dates_parsed(sim: SimulatorSe
     with Client(
         DEV_KEY, CUST_KEY, base_url=sim.base_url, mode="remote", tier="full", env={}
     ) as client:
-        rows = list(client.recall_list.iter(include_reminded=True, recall_type="Prophy"))
+        rows = list(client.recall_list.list(include_reminded=True, recall_type="Prophy"))
         assert [r.to_api_dict() for r in rows] == raw  # M/d/yyyy and "" round-trip
         for row, sent in zip(rows, raw, strict=True):
             month, day, year = (int(x) for x in sent["DueDate"].split("/"))
@@ -312,7 +312,7 @@ def test_the_client_reads_the_recall_list_with_its_dates_parsed(sim: SimulatorSe
         assert any(r.num_remind for r in rows)
         due = sorted(r.due_date for r in rows if r.due_date is not None)
         start, end = due[len(due) // 4], due[3 * len(due) // 4]
-        window = list(client.recall_list.iter(date_start=start, date_end=end))
+        window = list(client.recall_list.list(date_start=start, date_end=end))
         assert window
         assert all(start <= r.due_date <= end for r in window if r.due_date is not None)
         assert not any(r.num_remind for r in window)  # reminded ones only when asked

@@ -142,7 +142,7 @@ def test_cursor_comes_from_the_server_clock_minus_the_overlap(
 ) -> None:
     sim = simulator_factory(patients=150)
     with client_for(sim) as client:
-        server_time = client.patients.list(limit=1)[0].server_date_time
+        server_time = client.patients.list(limit=1).items[0].server_date_time
         summary = ResourceSync(store, client, "main", overlap=timedelta(hours=2)).run()
     assert server_time is not None
     assert summary.cursor is not None

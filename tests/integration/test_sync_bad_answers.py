@@ -132,10 +132,10 @@ def test_simples_documented_404_means_no_rows_after_the_first_page(
     sim = simulator_factory(patients=30)
     sim.set_faults({"notfound404": 1.0})
     with client_for(sim) as client:
-        later = client.patients.page(offset=100, limit=100)
-        changes = client.patients.page(changed_since="2020-01-01 00:00:00")
+        later = client.patients.list(offset=100, limit=100)
+        changes = client.patients.list(changed_since="2020-01-01 00:00:00")
         with pytest.raises(NotFoundError) as first_page:
-            client.patients.page()
+            client.patients.list()
     assert (later.received, later.note) == (0, "No patients were found.")
     assert changes.items == []
     assert "filter" in first_page.value.hint  # says what to check; not a crash
@@ -160,7 +160,7 @@ def test_office_network_400s_are_retried_as_passing_trouble(
     sim = simulator_factory(patients=40)
     sim.set_faults({"network400": 1.0})
     with client_for(sim) as client, pytest.raises(OfficeNetworkError) as caught:
-        client.patients.page()
+        client.patients.list()
     assert caught.value.attempts == 2  # retried, not taken for a bad request
     assert "office" in caught.value.hint
     sim.set_faults({"network400": 0.3, "seed": 5})

@@ -158,7 +158,7 @@ def test_context_manager_closes_the_session() -> None:
 def test_stats_snapshot_is_json_ready() -> None:
     seen: list[httpx.Request] = []
     with Client(DEV, CUST, mode="local", transport=recording(seen, [{"PatNum": 1}])) as client:
-        list(client.patients.iter())
+        list(client.patients.list())
         stats = client.stats.as_dict()
     assert stats["requests"] == 1
     assert stats["pages"] == 1

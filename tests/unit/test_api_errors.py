@@ -69,7 +69,7 @@ def fetch_error(response: httpx.Response | Exception, **kwargs: object) -> OpenD
         (401, "Unauthorized", AuthenticationError, "15 minutes"),
         (400, f'"{ECONNECTOR}"', EConnectorError, "eConnector"),
         (400, '"DateTStamp format must be yyyy-MM-dd HH:mm:ss"', BadRequestError, "update"),
-        (404, '"Patient not found."', NotFoundError, "PatNum"),
+        (404, '"Patient not found."', NotFoundError, "/api/v1"),
         (405, "Method Not Allowed", MethodNotAllowedError, "version"),
         (410, '"This resource is deprecated."', GoneError, "replacement"),
         (429, '"Too many requests."', RateLimitError, "tier full, 0.05 s"),

@@ -10,9 +10,8 @@ import pytest
 
 from odbridge.api.client import Client
 from odbridge.api.errors import NotFoundError, ResponseFormatError
+from odbridge.api.listing import format_changed_since
 from odbridge.api.models import PatientSummary, PatStatus
-from odbridge.api.paging import PageInfo
-from odbridge.api.patients import format_changed_since
 
 pytestmark = pytest.mark.unit
 
@@ -75,49 +74,55 @@ def client_for(api: FakeApi, **kwargs: Any) -> Client:
     )
 
 
-def test_iter_reads_every_patient_across_pages() -> None:
+def test_iterating_the_list_reads_every_patient_across_pages() -> None:
     api = FakeApi(250)
-    pages: list[PageInfo] = []
     with client_for(api) as client:
-        pat_nums = [p.pat_num for p in client.patients.iter(on_page=pages.append)]
+        pat_nums = [p.pat_num for p in client.patients.list()]
         stats = client.stats.as_dict()
     assert pat_nums == list(range(1, 251))
     assert [api.params(i)["Offset"] for i in range(3)] == ["0", "100", "200"]
     assert all(api.params(i)["Limit"] == "100" for i in range(3))
     assert "PatStatus" not in api.params(0)  # every status
-    assert [(p.rows, p.last) for p in pages] == [(100, False), (100, False), (50, True)]
     assert stats["pages"] == 3
     assert stats["rows"] == 250
 
 
-def test_iter_is_a_generator_one_page_at_a_time() -> None:
+def test_list_fetches_one_page_and_the_rest_only_when_iterated() -> None:
     api = FakeApi(250)
     with client_for(api) as client:
-        rows = client.patients.iter()
-        assert api.requests == []
-        next(rows)
+        page = client.patients.list()
         assert len(api.requests) == 1
+        assert [p.pat_num for p in page.items] == list(range(1, 101))
+        rows = iter(page)
+        for _ in range(100):
+            next(rows)
+        assert len(api.requests) == 1
+        next(rows)
+        assert len(api.requests) == 2
 
 
-def test_pages_yields_lists_for_per_page_transactions() -> None:
+def test_pages_walk_page_by_page_for_per_page_transactions() -> None:
     api = FakeApi(120)
     with client_for(api) as client:
-        sizes = [len(page) for page in client.patients.pages(limit=50, offset=10)]
-    assert sizes == [50, 50, 10]
+        pages = list(client.patients.list(limit=50, offset=10).pages())
+    assert [(len(p.items), p.offset, p.is_last) for p in pages] == [
+        (50, 10, False),
+        (50, 60, False),
+        (10, 110, True),
+    ]
     assert api.params(0) == {"Limit": "50", "Offset": "10"}
 
 
-def test_list_is_one_page_with_mapped_filters() -> None:
+def test_list_sends_typed_filters_by_the_apis_names() -> None:
     api = FakeApi(50)
     with client_for(api) as client:
-        rows = client.patients.list(
+        page = client.patients.list(
             pat_status=PatStatus.ARCHIVED,
             clinic_num=3,
             birthdate=date(1980, 2, 29),
-            LName="Nam",
-            limit=10,
-            offset=0,
+            lname="Nam",
             gender=None,
+            limit=10,
         )
     assert api.params() == {
         "PatStatus": "Archived",
@@ -127,34 +132,28 @@ def test_list_is_one_page_with_mapped_filters() -> None:
         "Limit": "10",
         "Offset": "0",
     }
-    assert [p.pat_num for p in rows] == [10, 20, 30, 40, 50]  # the fake filters PatStatus only
+    assert [p.pat_num for p in page.items] == [10, 20, 30, 40, 50]  # the fake filters PatStatus
 
 
-def test_unknown_filter_is_a_type_error_without_its_value() -> None:
-    with client_for(FakeApi(1)) as client, pytest.raises(TypeError) as caught:
-        client.patients.list(surname="Secretname")
-    assert "surname" in str(caught.value)
-    assert "Secretname" not in str(caught.value)
-
-
-def test_simple_returns_rows_and_the_next_cursor() -> None:
+def test_changed_since_returns_rows_and_the_next_cursor() -> None:
     api = FakeApi(30)
     with client_for(api) as client:
-        page = client.patients.simple(changed_since=BASE + timedelta(minutes=25))
+        page = client.patients.list(changed_since=BASE + timedelta(minutes=25))
     assert api.params()["DateTStamp"] == "2024-01-01 08:25:00"
-    assert [p.pat_num for p in page] == [25, 26, 27, 28, 29, 30]
-    assert page.server_date_time == datetime(2024, 6, 1, 12, 0, 0)
+    assert [p.pat_num for p in page.items] == [25, 26, 27, 28, 29, 30]
+    assert page.server_time == datetime(2024, 6, 1, 12, 0, 0)
     assert page.is_last
 
 
-def test_iter_changed_pages_through_and_carries_server_time() -> None:
+def test_changes_page_through_and_carry_server_time() -> None:
     api = FakeApi(260)
     with client_for(api) as client:
-        changed = list(client.patients.iter_changed("2024-01-01 08:10:00"))
-        pages = list(client.patients.changed_pages("2024-01-01 08:10:00"))
+        changed = list(client.patients.list(changed_since="2024-01-01 08:10:00"))
+        pages = list(client.patients.list(changed_since="2024-01-01 08:10:00").pages())
     assert [p.pat_num for p in changed] == list(range(10, 261))
     assert all(p.server_date_time == datetime(2024, 6, 1, 12) for p in changed)
-    assert [(len(p), p.offset) for p in pages] == [(100, 0), (100, 100), (51, 200)]
+    assert [(len(p.items), p.offset) for p in pages] == [(100, 0), (100, 100), (51, 200)]
+    assert {p.server_time for p in pages} == {datetime(2024, 6, 1, 12)}
 
 
 @pytest.mark.parametrize(
@@ -181,16 +180,17 @@ def test_search_uses_the_patient_select_endpoint() -> None:
     api = FakeApi(5)
     with client_for(api) as client:
         rows = client.patients.search(lname="Na", hide_inactive=True, clinic_nums=[1, 2])
-        every = list(client.patients.iter_search(show_archived=True))
+        every = list(client.patients.search(show_archived=True))
     assert api.requests[0].url.path == "/api/v1/patients"
     assert api.params(0) == {
         "LName": "Na",
         "hideInactive": "true",
         "clinicNums": "1,2",
         "Limit": "100",
+        "Offset": "0",
     }
-    assert all(isinstance(r, PatientSummary) for r in rows)
-    assert len(rows) == 5
+    assert all(isinstance(r, PatientSummary) for r in rows.items)
+    assert len(rows.items) == 5
     assert len(every) == 5
     assert api.params()["showArchived"] == "true"
 
@@ -217,7 +217,7 @@ def test_malformed_row_names_field_row_and_path_but_not_the_value() -> None:
         transport=httpx.MockTransport(handler),
     )
     with client, pytest.raises(ResponseFormatError) as caught:
-        client.patients.list(offset=40)
+        list(client.patients.list(offset=40))
     message = str(caught.value)
     assert "PatNum: expected an integer (row 41)" in message
     assert "/patients/Simple" in message

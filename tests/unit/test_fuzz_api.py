@@ -3,8 +3,8 @@
 - Any JSON value into ``Patient.from_api`` / ``PatientSummary.from_api`` either parses or
   raises ``ResponseFormatError`` (never another exception), and the error's text and repr
   never contain the input's strings (patient data).
-- ``paginate`` with any page size and any server cap it can meet terminates and yields every
-  row once, in order; so does ``client.patients.iter()`` against a fake server.
+- paging with any page size and any server cap it can meet terminates and yields every
+  row once, in order; so does iterating ``client.patients.list()`` against a fake server.
 - Dates of any year round-trip through a model and back to the API's form.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from odbridge.api.client import Client
 from odbridge.api.errors import ResponseFormatError
 from odbridge.api.models import PATIENT_FIELDS, Patient, PatientSummary, UnknownEnumValueWarning
-from odbridge.api.paging import KNOWN_CAPS, paginate
+from odbridge.api.paging import KNOWN_CAPS, Page
 from odbridge.api.retry import RetryPolicy
 from tests.helpers import examples
 
@@ -185,26 +185,22 @@ def paging_cases(draw: st.DrawFn) -> tuple[int, int, int, int]:
 
 @settings(max_examples=examples(300))
 @given(case=paging_cases())
-def test_paginate_yields_every_row_once_and_ends(case: tuple[int, int, int, int]) -> None:
+def test_paging_yields_every_row_once_and_ends(case: tuple[int, int, int, int]) -> None:
     total, limit, cap, offset = case
     rows = list(range(total))
     calls: list[tuple[int, int]] = []
 
-    def fetch(start: int, size: int) -> Sequence[int]:
+    def fetch(start: int, size: int) -> Page[int]:
         calls.append((start, size))
         assert len(calls) <= 20_000, "paging does not end"
-        return rows[start : start + min(size, cap)]
+        got = rows[start : start + min(size, cap)]
+        return Page(got, start, size, len(got), fetch=fetch)
 
-    seen = [row for page in paginate(fetch, limit=limit, offset=offset) for row in page]
+    seen = list(fetch(offset, limit))
     assert seen == rows[offset:]
     assert len(seen) == len(set(seen))
     step = min(limit, cap)
     assert len(calls) <= math.ceil(max(total - offset, 0) / step) + 2
-
-
-def test_paginate_refuses_a_page_size_below_one() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        next(paginate(lambda start, size: [], limit=0))
 
 
 def _row(pat_num: int) -> dict[str, Any]:
@@ -241,6 +237,6 @@ def test_client_iter_reads_every_patient_once_whatever_the_page_size(
         transport=httpx.MockTransport(handler),
         env={},
     ) as client:
-        read = [patient.pat_num for patient in client.patients.iter()]
+        read = [patient.pat_num for patient in client.patients.list()]
     assert read == list(range(1, total + 1))
     assert len(requests) <= math.ceil(total / min(page_size, cap)) + 2

@@ -16,7 +16,6 @@ from odbridge.api.errors import ResponseFormatError
 from odbridge.api.models import (
     PATIENT_FIELDS,
     SUMMARY_FIELDS,
-    ChangedPage,
     ContactMethod,
     Gender,
     Patient,
@@ -305,22 +304,6 @@ def test_server_date_time_leads_when_present_and_is_absent_otherwise() -> None:
     assert with_stamp.server_date_time == datetime(2024, 5, 6, 7, 8, 9)
     assert next(iter(with_stamp.to_api_dict())) == "serverDateTime"
     assert "serverDateTime" not in Patient.from_api(sample()).to_api_dict()
-
-
-def test_changed_page_cursor() -> None:
-    rows = [
-        Patient.from_api({"serverDateTime": stamp, **sample(PatNum=n)})
-        for n, stamp in ((1, "2024-01-01 10:00:00"), (2, "2024-01-01 10:00:05"))
-    ]
-    page = ChangedPage.from_rows(rows, limit=100, offset=0)
-    assert page.server_date_time == datetime(2024, 1, 1, 10, 0, 5)
-    assert page.is_last
-    assert len(page) == 2
-    assert [p.pat_num for p in page] == [1, 2]
-    no_server_stamp = ChangedPage.from_rows([Patient.from_api(sample())], limit=1, offset=0)
-    assert no_server_stamp.server_date_time == datetime(2024, 3, 5, 14, 15, 16)
-    assert not no_server_stamp.is_last
-    assert ChangedPage.from_rows([], limit=100, offset=0).server_date_time is None
 
 
 def test_snake_case_names_build_a_model() -> None:

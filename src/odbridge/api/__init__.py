@@ -16,7 +16,6 @@ from odbridge.api.errors import (
     ServerError,
 )
 from odbridge.api.models import (
-    ChangedPage,
     ContactMethod,
     Gender,
     Patient,
@@ -26,13 +25,12 @@ from odbridge.api.models import (
     UnknownEnumValueWarning,
     YesNoUnknown,
 )
-from odbridge.api.paging import PageInfo
+from odbridge.api.paging import Page, RejectedRow
 from odbridge.api.retry import RetryPolicy
 
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
-    "ChangedPage",
     "Client",
     "ClientStats",
     "ConnectionFailedError",
@@ -43,12 +41,13 @@ __all__ = [
     "MethodNotAllowedError",
     "NotFoundError",
     "OpenDentalError",
-    "PageInfo",
+    "Page",
     "PatStatus",
     "Patient",
     "PatientSummary",
     "Position",
     "RateLimitError",
+    "RejectedRow",
     "RequestTimeoutError",
     "ResponseFormatError",
     "RetryPolicy",

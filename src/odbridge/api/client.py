@@ -1,7 +1,7 @@
 """The Open Dental API client: one configured HTTP session per practice.
 
     with Client(developer_key="...", customer_key="...", tier="full") as client:
-        for patient in client.patients.iter():
+        for patient in client.patients.list():   # every patient, page by page
             ...
 
 Settings come from arguments, the environment, the TOML profile and the keyring (see
@@ -18,17 +18,18 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState
 
-from odbridge.api import appointments, logsafe, procedures, recalls, reference
+from odbridge.api import logsafe
+from odbridge.api.appointments import Appointments, HistAppointments
 from odbridge.api.auth import make_auth
 from odbridge.api.errors import (
     ConnectionFailedError,
@@ -41,6 +42,9 @@ from odbridge.api.errors import (
 )
 from odbridge.api.pacing import Pacer, pacer_for
 from odbridge.api.patients import Patients
+from odbridge.api.procedures import ProcedureLogs
+from odbridge.api.recalls import RecallList, Recalls, RecallTypes
+from odbridge.api.reference import AppointmentTypes, Clinics, Definitions, Operatories, Providers
 from odbridge.api.retry import RetryPolicy, parse_retry_after
 from odbridge.config import Mode, PracticeProfile, Tier, mode_base_url, resolve_profile
 
@@ -53,6 +57,7 @@ PROBE_TIMEOUT = httpx.Timeout(15.0, connect=2.0)
 AUTO_ORDER = (Mode.LOCAL, Mode.SERVICE)
 
 Params = Mapping[str, str | int]
+T = TypeVar("T")
 
 
 @dataclass
@@ -141,6 +146,19 @@ def _is_refused(exc: BaseException) -> bool:
     return False
 
 
+def _decode_json(body: bytes, method: str, path: str) -> Any:
+    """A 2xx body as JSON (fractions as ``Decimal``); a body cut short is retryable."""
+    try:
+        return json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise ResponseFormatError(
+            "the body is not valid JSON (cut short?)",
+            truncated=True,
+            method=method,
+            path=path,
+        ) from None
+
+
 def _describe(exc: httpx.TransportError) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
@@ -225,24 +243,20 @@ class Client:
         elif profile.base_url:
             self._use_mode(Mode.REMOTE)  # an explicit URL in auto mode: assume the strictest
         self.patients = Patients(self)
-        """The patients resource: get, list, iter, simple, iter_changed, search."""
-        self.appointments = appointments.appointments(self)
-        """``GET /appointments``: get, list, pages, iter, changed_pages."""
-        self.hist_appointments = appointments.hist_appointments(self)
-        """``GET /histappointments`` (deleted appointments: ``hist_appt_action="Deleted"``)."""
-        self.procedure_logs = procedures.procedure_logs(self)
-        """``GET /procedurelogs``: get, list, pages, iter, changed_pages."""
-        self.recalls = recalls.recalls(self)
-        """``GET /recalls`` (no change filter)."""
-        self.recall_list = recalls.recall_list(self)
+        """``GET /patients/Simple`` (``list``), ``/patients`` (``search``), ``get``."""
+        self.appointments = Appointments(self)
+        self.hist_appointments = HistAppointments(self)
+        """Deleted appointments: ``list(hist_appt_action=HistApptAction.DELETED)``."""
+        self.procedure_logs = ProcedureLogs(self)
+        self.recalls = Recalls(self)
+        self.recall_list = RecallList(self)
         """``GET /recalls/List``: Open Dental's computed Recall List (read on demand)."""
-        self.recall_types = recalls.recall_types(self)
-        self.providers = reference.providers(self)
-        """``GET /providers``: get, pages, iter, changed_pages (hidden ones included)."""
-        self.clinics = reference.clinics(self)
-        self.definitions = reference.definitions(self)
-        self.operatories = reference.operatories(self)
-        self.appointment_types = reference.appointment_types(self)
+        self.recall_types = RecallTypes(self)
+        self.providers = Providers(self)
+        self.clinics = Clinics(self)
+        self.definitions = Definitions(self)
+        self.operatories = Operatories(self)
+        self.appointment_types = AppointmentTypes(self)
 
     # -- configuration resolved per mode ------------------------------------------------
     def _use_mode(self, mode: Mode) -> None:
@@ -341,6 +355,14 @@ class Client:
         """
         return self.request_json("GET", path, params=params)
 
+    def get_parsed(self, path: str, params: Params | None, parse: Callable[[bytes], T]) -> T:
+        """``GET base_url + path`` with pacing and retries; ``parse(body)`` of the answer.
+
+        ``parse`` runs inside the retry loop: a :class:`ResponseFormatError` it raises with
+        ``truncated`` set (a body cut short) is retried like a dropped connection.
+        """
+        return self._with_retries("GET", path, params, None, parse)
+
     def request_json(
         self,
         method: str,
@@ -350,13 +372,27 @@ class Client:
         json_body: Any = None,
     ) -> Any:
         """Send a request with pacing and retries; the decoded JSON body."""
+
+        def decode(body: bytes) -> Any:
+            return _decode_json(body, method, path)
+
+        return self._with_retries(method, path, params, json_body, decode)
+
+    def _with_retries(
+        self,
+        method: str,
+        path: str,
+        params: Params | None,
+        json_body: Any,
+        parse: Callable[[bytes], T],
+    ) -> T:
         self._ensure_mode()
         attempts = 0
         try:
             for attempt in self.retry_policy.retrying(before_sleep=self._before_retry):
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    return self._send_once(method, path, params, json_body)
+                    return parse(self._send_once(method, path, params, json_body))
         except OpenDentalError as exc:
             exc.attempts = attempts
             raise
@@ -376,7 +412,8 @@ class Client:
             wait,
         )
 
-    def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> Any:
+    def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> bytes:
+        """One paced request; the body of a 2xx answer, else the error for its status."""
         waited = self._pacer.acquire()
         self.stats.add(requests=1, paced_seconds=waited)
         started = time.monotonic()
@@ -422,7 +459,7 @@ class Client:
             (time.monotonic() - started) * 1000,
         )
         if 200 <= status < 300:
-            return self._decode(response, method, path)
+            return response.content
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429:
             self.stats.add(throttled=1)
@@ -438,19 +475,6 @@ class Client:
             method=method,
             path=path,
         )
-
-    @staticmethod
-    def _decode(response: httpx.Response, method: str, path: str) -> Any:
-        try:
-            return json.loads(response.content, parse_float=Decimal)
-        except (ValueError, UnicodeDecodeError):
-            raise ResponseFormatError(
-                "the body is not valid JSON (cut short?)",
-                status=response.status_code,
-                truncated=True,
-                method=method,
-                path=path,
-            ) from None
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

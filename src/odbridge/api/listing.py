@@ -1,174 +1,172 @@
-"""One list endpoint of the API, paged and typed: the shape every visit resource shares.
+"""What every list endpoint shares: typed query values, one page request, one-row GETs.
 
-    client.appointments.iter(date_start=date(2024, 1, 1))
-    client.procedure_logs.changed_pages("2024-06-01 00:00:00")
-    client.definitions.iter(category=4, include_hidden=True)
-
-Filters take the API's names (``DateTStamp``, ``ClinicNum``) or snake_case (``date_tstamp``,
-``clinic_num``); dates, date-times, enums and bools are formatted as the API expects.
+A resource (``client.appointments``, ``client.patients``, ...) is a small class whose
+``list()`` names its filters as typed keyword arguments and hands them here under the API's
+names; this module formats them (dates, date-times, enums, bools, lists of keys), sends the
+request, and returns a :class:`~odbridge.api.paging.Page` that knows how to fetch the next.
 """
 
 from __future__ import annotations
 
-import builtins
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from odbridge.api.errors import NotFoundError, ResponseFormatError
-from odbridge.api.models import ApiModel
-from odbridge.api.paging import Page, PageHook, PageInfo, paginate
-from odbridge.api.patients import (
-    FilterValue,
-    _aliases,
-    _api_params,
-    _page_of,
-    format_changed_since,
-    validated_page,
-)
+from odbridge.api.models import ApiModel, format_api_datetime
+from odbridge.api.paging import Page, parse_page, with_fetch
 
 if TYPE_CHECKING:
     from odbridge.api.client import Client
 
-__all__ = ["ListEndpoint", "StampedPage"]
+__all__ = ["Listing", "QueryValue", "format_changed_since", "list_page"]
 
 log = logging.getLogger("odbridge.api")
 
 M = TypeVar("M", bound=ApiModel)
 
+QueryValue = str | int | bool | date | datetime | Enum | Sequence[int] | None
+"""What a filter may be given as (None: not sent)."""
 
-@dataclass(frozen=True)
-class StampedPage(Generic[M]):
-    """One page of a change query, with the server's clock for it (None when the API does
-    not send one or the page is empty): the next cursor."""
-
-    rows: builtins.list[M]
-    server_date_time: datetime | None
-    offset: int
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[M]:
-        return iter(self.rows)
+Since = datetime | date | str
+"""A change cursor: the server's local time, as a datetime, a date (its midnight) or text."""
 
 
-class ListEndpoint(Generic[M]):
-    """``GET {path}`` (pages of ``model``) and, when ``single``, ``GET {path}/{num}``."""
+def _format_value(value: QueryValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return format_api_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, str | int):
+        return str(value)
+    if isinstance(value, Sequence):
+        return ",".join(str(int(item)) for item in value)
+    raise TypeError(f"cannot send a {type(value).__name__} as a query parameter")
 
-    def __init__(
-        self,
-        client: Client,
-        path: str,
-        model: type[M],
-        filters: tuple[str, ...],
-        *,
-        single: bool = False,
-        key_name: str = "",
-    ) -> None:
+
+def format_changed_since(since: Since) -> str:
+    """A ``DateTStamp`` value (``yyyy-MM-dd HH:mm:ss``, server local time, no zone).
+
+    A date means its midnight; a string is checked and normalised. Aware datetimes are
+    refused: the server's clock has no zone, so pass back its own ``serverDateTime``.
+    """
+    if isinstance(since, str):
+        try:
+            since = datetime.fromisoformat(since.strip())
+        except ValueError:
+            raise ValueError("changed_since must look like 'yyyy-MM-dd HH:mm:ss'") from None
+    if isinstance(since, datetime):
+        if since.tzinfo is not None:
+            raise ValueError(
+                "changed_since must be the server's local time without a zone "
+                "(use the serverDateTime the server returned)"
+            )
+        return format_api_datetime(since)
+    return format_api_datetime(datetime(since.year, since.month, since.day))
+
+
+def list_page(
+    client: Client,
+    path: str,
+    model: type[M],
+    filters: Mapping[str, QueryValue],
+    *,
+    changed_since: Since | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    not_found_hint: str = "",
+) -> Page[M]:
+    """The page of ``GET path`` at ``offset`` (filters by the API's names; None: not sent).
+
+    ``changed_since`` is sent as ``DateTStamp``. A 404 past the first page, or for changes,
+    is an empty page whose ``note`` holds the server's explanation (Open Dental answers 404
+    for some empty lists); on the first page of a full listing it is raised, with
+    ``not_found_hint`` when given.
+    """
+    if isinstance(offset, bool) or offset < 0:
+        raise ValueError("offset must be 0 or more")
+    if limit is not None and limit < 1:
+        raise ValueError("limit must be at least 1")
+    params = {name: _format_value(value) for name, value in filters.items() if value is not None}
+    if changed_since is not None:
+        params["DateTStamp"] = format_changed_since(changed_since)
+    changes = changed_since is not None
+    stats = client.stats
+
+    def fetch(start: int, size: int) -> Page[M]:
+        query = {**params, "Limit": str(size), "Offset": str(start)}
+        try:
+            page = client.get_parsed(
+                path,
+                query,
+                lambda body: parse_page(model, body, offset=start, limit=size, path=path),
+            )
+        except NotFoundError as exc:
+            if start > 0 or changes:
+                log.info("%s answered 404 at offset %d: no rows", path, start)
+                note = exc.server_message or "not found"
+                return Page([], start, size, 0, note=note, path=path, fetch=fetch)
+            if not_found_hint and exc.hint == NotFoundError.default_hint:
+                exc.hint = not_found_hint  # (a more specific hint, e.g. the base URL's, stays)
+            raise
+        stats.add(pages=1, rows=page.received)
+        log.debug("%s page at offset %d: %d rows", path, start, page.received)
+        return with_fetch(page, fetch)
+
+    return fetch(offset, limit or client.page_size)
+
+
+class Listing(Generic[M]):
+    """One list endpoint of one client: ``GET {path}`` in pages of ``model``.
+
+    Subclasses add ``list()`` with the endpoint's typed filters, and ``get()`` when the API
+    has a one-row GET (``{path}/{key}``).
+    """
+
+    path: str
+    model: type[M]
+    item_path: str = ""
+    """Where one row is read (``{item_path}/{key}``) when not under ``path`` itself."""
+    key_name: str = ""
+    """The API's name of the key in ``{path}/{key}`` (``PatNum``), for messages."""
+
+    def __init__(self, client: Client) -> None:
         self._client = client
-        self.path = path
-        self.model = model
-        self._names = _aliases((*filters, "Offset", "Limit"))
-        self._single = single
-        self._key_name = key_name
 
-    def get(self, num: int) -> M:
+    def _list(
+        self,
+        filters: Mapping[str, QueryValue],
+        *,
+        offset: int,
+        limit: int | None,
+        changed_since: Since | None = None,
+    ) -> Page[M]:
+        return list_page(
+            self._client,
+            self.path,
+            self.model,
+            filters,
+            changed_since=changed_since,
+            offset=offset,
+            limit=limit,
+        )
+
+    def _get(self, num: int) -> M:
         """One row by its key; :class:`NotFoundError` if there is none."""
-        if not self._single:
-            raise TypeError(f"{self.path} has no single-row GET in the API")
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise ValueError(f"{self._key_name or 'the key'} must be a positive integer")
-        data = self._client.get_json(f"{self.path}/{num}")
-        if isinstance(data, builtins.list) and len(data) == 1:
-            data = data[0]
+            raise ValueError(f"{self.key_name or 'the key'} must be a positive integer")
+        where = self.item_path or self.path
+        data = self._client.get_json(f"{where}/{num}")
+        if isinstance(data, list) and len(data) == 1:
+            data = data[0]  # tolerate a one-row array
         try:
             return self.model.from_api(data)
         except ResponseFormatError as exc:
-            exc.method, exc.path = "GET", f"{self.path}/{{{self._key_name}}}"
+            exc.method, exc.path = "GET", f"{where}/{{{self.key_name}}}"
             raise
-
-    def list(self, **filters: FilterValue) -> builtins.list[M]:
-        """One page (``limit``/``offset`` choose which)."""
-        params = _api_params(self._names, filters)
-        params.setdefault("Limit", str(self._client.page_size))
-        offset = int(params.get("Offset", "0"))
-        data = self._client.get_json(self.path, params)
-        return _page_of(self.model, data, offset, self.path)
-
-    def page(
-        self,
-        *,
-        offset: int = 0,
-        limit: int | None = None,
-        changed_since: datetime | date | str | None = None,
-        **filters: FilterValue,
-    ) -> Page[M]:
-        """One page, validated row by row (a malformed row lands in ``rejected``): for sync.
-
-        A 404 past the first page, or for changes, is an empty page (Open Dental answers 404
-        for some empty lists); on the first page of a full listing it is raised.
-        """
-        params = _api_params(self._names, filters)
-        if changed_since is not None:
-            if "DateTStamp" not in self._names:
-                raise TypeError(f"{self.path} has no DateTStamp filter; read it all instead")
-            params["DateTStamp"] = format_changed_since(changed_since)
-        limit = limit or self._client.page_size
-        params.update(Limit=str(limit), Offset=str(offset))
-        try:
-            data = self._client.get_json(self.path, params)
-        except NotFoundError as exc:
-            if offset > 0 or changed_since is not None:
-                return Page([], offset, limit, 0, note=exc.server_message or "not found")
-            raise
-        return validated_page(self.model, data, offset=offset, limit=limit, path=self.path)
-
-    def pages(
-        self, *, on_page: PageHook | None = None, **filters: FilterValue
-    ) -> Iterator[builtins.list[M]]:
-        """Every page matching ``filters``, lazily (``offset`` sets the start)."""
-        params = _api_params(self._names, filters)
-        limit = int(params.pop("Limit", self._client.page_size))
-        start = int(params.pop("Offset", "0"))
-        stats = self._client.stats
-
-        def fetch(offset: int, page_limit: int) -> builtins.list[M]:
-            query = {**params, "Limit": str(page_limit), "Offset": str(offset)}
-            return _page_of(self.model, self._client.get_json(self.path, query), offset, self.path)
-
-        def observe(info: PageInfo) -> None:
-            stats.add(pages=1, rows=info.rows)
-            log.debug(
-                "%s page %d: %d rows (offset %d)", self.path, info.number, info.rows, info.offset
-            )
-            if on_page is not None:
-                on_page(info)
-
-        for page in paginate(fetch, limit=limit, offset=start, on_page=observe):
-            yield builtins.list(page)
-
-    def iter(self, *, on_page: PageHook | None = None, **filters: FilterValue) -> Iterator[M]:
-        """Every row matching ``filters``, one page in memory at a time."""
-        for page in self.pages(on_page=on_page, **filters):
-            yield from page
-
-    def changed_pages(
-        self,
-        since: datetime | date | str,
-        *,
-        on_page: PageHook | None = None,
-        **filters: FilterValue,
-    ) -> Iterator[StampedPage[M]]:
-        """Every page of rows changed at or after ``since`` (``DateTStamp >=``), each with
-        the server's clock when it answered."""
-        if "DateTStamp" not in self._names:
-            raise TypeError(f"{self.path} has no DateTStamp filter; read it all instead")
-        filters["DateTStamp"] = format_changed_since(since)
-        offset = int(str(filters.get("offset") or filters.get("Offset") or 0))
-        for page in self.pages(on_page=on_page, **filters):
-            stamps = [s for row in page if (s := getattr(row, "server_date_time", None))]
-            yield StampedPage(page, min(stamps, default=None), offset)
-            offset += len(page)

@@ -15,7 +15,6 @@ import re
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -38,7 +37,6 @@ __all__ = [
     "PATIENT_FIELDS",
     "SUMMARY_FIELDS",
     "ApiModel",
-    "ChangedPage",
     "ContactMethod",
     "Gender",
     "PatStatus",
@@ -465,39 +463,3 @@ PATIENT_FIELDS: tuple[str, ...] = Patient.api_fields()[1:]
 
 SUMMARY_FIELDS: tuple[str, ...] = PatientSummary.api_fields()
 """The keys of a Patient Select search row, in the API's order."""
-
-
-@dataclass(frozen=True)
-class ChangedPage:
-    """One page of ``GET /patients/Simple?DateTStamp=...``.
-
-    ``server_date_time`` is the server's clock when it answered this page (every row of a
-    page carries the same ``serverDateTime``; without one, the rows' largest ``DateTStamp``).
-    ``None`` when the page is empty. The next ``changed_since`` is the value of the *first*
-    page of a completed pass minus an overlap, never a later page's (see
-    :class:`odbridge.sync.cursor.Cursor`).
-    """
-
-    patients: list[Patient]
-    server_date_time: datetime | None
-    limit: int
-    offset: int
-
-    @classmethod
-    def from_rows(cls, patients: list[Patient], *, limit: int, offset: int) -> ChangedPage:
-        """The page of ``patients``, with the cursor computed from their stamps."""
-        stamps = [p.server_date_time for p in patients if p.server_date_time is not None]
-        if not stamps:
-            stamps = [p.date_tstamp for p in patients if p.date_tstamp is not None]
-        return cls(patients, max(stamps, default=None), limit, offset)
-
-    @property
-    def is_last(self) -> bool:
-        """True when the page holds fewer rows than asked for (no page follows)."""
-        return len(self.patients) < self.limit
-
-    def __len__(self) -> int:
-        return len(self.patients)
-
-    def __iter__(self) -> Iterator[Patient]:
-        return iter(self.patients)

@@ -1,4 +1,9 @@
-"""Limit/Offset paging: fetch pages until one holds fewer rows than asked for.
+"""Limit/Offset paging: one :class:`Page` type for every list endpoint, auto-paging.
+
+    page = client.patients.list(changed_since=cursor)   # one request: the first page
+    page.items, page.rejected, page.server_time         # this page
+    for patient in page: ...                            # every row, next pages fetched lazily
+    for each in page.pages(): ...                       # page by page (offsets, server time)
 
 Responses are bare JSON arrays without a total, so a short page is the only end marker.
 A server that caps ``Limit`` below what was asked returns short pages too; to tell the two
@@ -6,82 +11,30 @@ apart, a short page whose length is a documented cap (100, 1,000, 10,000) is tre
 "maybe capped": paging continues with that length as the limit, which costs one empty
 request if it really was the end. The client also clamps its page size to the mode's cap,
 so this only matters against an unexpected server.
+
+:func:`parse_page` turns one raw answer into a :class:`Page`; the client calls it inside its
+retry loop, so a body cut short is retried.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Generic, TypeVar
 
-__all__ = ["KNOWN_CAPS", "Page", "PageHook", "PageInfo", "RejectedRow", "paginate"]
+from odbridge.api.errors import ResponseFormatError
+from odbridge.api.models import ApiModel
 
-log = logging.getLogger("odbridge.api")
+__all__ = ["KNOWN_CAPS", "Page", "RejectedRow", "parse_page"]
 
-T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+M = TypeVar("M", bound=ApiModel)
 
 KNOWN_CAPS = frozenset({100, 1000, 10_000})
 """Page caps Open Dental documents; a short page of exactly this size may be a capped one."""
-
-
-@dataclass(frozen=True)
-class PageInfo:
-    """Progress after one page request: for progress bars and run logs."""
-
-    number: int
-    """1-based count of pages requested in this iteration."""
-    offset: int
-    limit: int
-    rows: int
-    """Rows in this page."""
-    total_rows: int
-    """Rows so far in this iteration, this page included."""
-    last: bool
-    """True when no page follows."""
-
-
-PageHook = Callable[[PageInfo], None]
-"""Called after every page request, empty last pages included."""
-
-
-def paginate(
-    fetch: Callable[[int, int], Sequence[T]],
-    *,
-    limit: int,
-    offset: int = 0,
-    on_page: PageHook | None = None,
-    caps: frozenset[int] = KNOWN_CAPS,
-) -> Iterator[Sequence[T]]:
-    """Yield each non-empty page of ``fetch(offset, limit)`` until a short page.
-
-    Lazy: a page is requested only when the previous one has been consumed.
-    """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-    number = 0
-    total = 0
-    while True:
-        rows = fetch(offset, limit)
-        number += 1
-        total += len(rows)
-        asked = limit
-        maybe_capped = 0 < len(rows) < limit and len(rows) in caps
-        if maybe_capped:
-            log.debug(
-                "page of %d rows, asked %d: maybe capped; checking for more", len(rows), limit
-            )
-            limit = len(rows)
-        last = len(rows) < asked and not maybe_capped
-        if on_page is not None:
-            on_page(PageInfo(number, offset, asked, len(rows), total, last))
-        offset += len(rows)
-        if rows:
-            yield rows
-        if last:
-            return
 
 
 @dataclass(frozen=True)
@@ -99,13 +52,23 @@ class RejectedRow:
     problem: str
 
 
+FetchPage = Callable[[int, int], "Page[T_co]"]
+"""``fetch(offset, limit)``: the page of the same listing at ``offset``."""
+
+
 @dataclass(frozen=True)
 class Page(Generic[T_co]):
-    """One answer of a Limit/Offset listing, validated row by row.
+    """One answer of a Limit/Offset listing, validated row by row, that can fetch the rest.
 
-    ``items`` are the rows that validated, ``rejected`` those that did not; ``received``
-    counts both (it is what moves ``Offset``). ``server_time`` is the server's clock when
-    it answered (``serverDateTime``), when the endpoint sends one.
+    ``items`` are the rows of this answer that validated, ``rejected`` those that did not;
+    ``received`` counts both (it is what moves ``Offset``). ``server_time`` is the server's
+    clock when it answered (``serverDateTime``), when the endpoint sends one: the first page's
+    is the next change cursor (minus an overlap, see :class:`odbridge.sync.cursor.Cursor`).
+
+    Iterating a page yields every row from this page on, requesting the following pages
+    lazily (one page in memory at a time); a row that did not validate raises
+    :class:`ResponseFormatError` there. :meth:`pages` walks page by page instead, rejected
+    rows included, for callers that keep going past a bad row.
     """
 
     items: Sequence[T_co]
@@ -116,8 +79,96 @@ class Page(Generic[T_co]):
     server_time: datetime | None = None
     note: str = ""
     """Why the page is empty when the server answered "not found" for a list (404)."""
+    path: str = ""
+    """The endpoint, e.g. ``/patients/Simple`` (for messages)."""
+    fetch: FetchPage[T_co] | None = field(default=None, repr=False, compare=False)
+    """How to request another page of the same listing; None for a page on its own."""
+
+    @property
+    def maybe_capped(self) -> bool:
+        """True when this short page may have been cut at a documented cap, not the end."""
+        return 0 < self.received < self.limit and self.received in KNOWN_CAPS
 
     @property
     def is_last(self) -> bool:
-        """True when the answer held fewer rows than asked for (no page follows)."""
-        return self.received < self.limit
+        """True when no page follows: an empty answer, or fewer rows than asked for (and
+        not a documented cap)."""
+        return self.received == 0 or (self.received < self.limit and not self.maybe_capped)
+
+    def next_page(self) -> Page[T_co] | None:
+        """The page after this one (one request), or None when this is the last."""
+        if self.is_last or self.fetch is None:
+            return None
+        limit = self.received if self.maybe_capped else self.limit
+        return self.fetch(self.offset + self.received, limit)
+
+    def pages(self) -> Iterator[Page[T_co]]:
+        """This page, then each following one, requested only when the previous one has
+        been consumed."""
+        page: Page[T_co] | None = self
+        while page is not None:
+            yield page
+            page = page.next_page()
+
+    def __iter__(self) -> Iterator[T_co]:
+        for page in self.pages():
+            if page.rejected:
+                raise page.rejected_error(page.rejected[0])
+            yield from page.items
+
+    def rejected_error(self, row: RejectedRow) -> ResponseFormatError:
+        """The error for a rejected row of this page (field, row, endpoint; never a value)."""
+        return ResponseFormatError(
+            row.problem, field=row.field, row=row.position, method="GET", path=self.path
+        )
+
+
+def _raw_key(model: type[ApiModel], data: object) -> int | None:
+    """The row's primary key when it is a plain whole number (an id, never patient data)."""
+    if model.key_alias is None or not isinstance(data, Mapping):
+        return None
+    value = data.get(model.key_alias)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def parse_page(model: type[M], body: bytes, *, offset: int, limit: int, path: str) -> Page[M]:
+    """One raw answer of a listing as a :class:`Page`, each row validated on its own.
+
+    A row that does not validate is returned in ``rejected`` (position, key, field, problem;
+    never its value) and the rest of the page is kept. A body that is not whole JSON raises
+    :class:`ResponseFormatError` with ``truncated`` (retried); one that is not an array of
+    rows raises it without. ``server_time`` is the first valid row's ``serverDateTime``.
+    """
+    try:
+        data = json.loads(body, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise ResponseFormatError(
+            "the body is not valid JSON (cut short?)",
+            truncated=True,
+            method="GET",
+            path=path,
+        ) from None
+    if not isinstance(data, list):
+        raise ResponseFormatError("expected a JSON array of rows", method="GET", path=path)
+    items: list[M] = []
+    rejected: list[RejectedRow] = []
+    for index, row in enumerate(data):
+        try:
+            items.append(model.from_api(row, row=offset + index))
+        except ResponseFormatError as exc:
+            rejected.append(
+                RejectedRow(offset + index, _raw_key(model, row), exc.field, exc.problem)
+            )
+    server_time = next(
+        (s for s in (getattr(item, "server_date_time", None) for item in items) if s), None
+    )
+    return Page(items, offset, limit, len(data), tuple(rejected), server_time, path=path)
+
+
+def with_fetch(page: Page[M], fetch: FetchPage[M]) -> Page[M]:
+    """``page`` able to request the pages after it with ``fetch``."""
+    return replace(page, fetch=fetch)

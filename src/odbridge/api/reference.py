@@ -2,46 +2,98 @@
 
 Only providers have a change filter (``DateTStamp``, hidden and merged providers included);
 the others are read whole. ``GET /clinics`` leaves hidden clinics out; definitions need
-``includeHidden=true`` to include hidden ones.
+``include_hidden=True`` to include hidden ones.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from odbridge.api.listing import ListEndpoint
+from odbridge.api.listing import Listing, Since
 from odbridge.api.models_visits import AppointmentType, Clinic, Definition, Operatory, Provider
+from odbridge.api.paging import Page
 
-if TYPE_CHECKING:
-    from odbridge.api.client import Client
-
-__all__ = ["appointment_types", "clinics", "definitions", "operatories", "providers"]
+__all__ = ["AppointmentTypes", "Clinics", "Definitions", "Operatories", "Providers"]
 
 
-def providers(client: Client) -> ListEndpoint[Provider]:
+class Providers(Listing[Provider]):
     """``GET /providers`` (by ProvNum, with DateTStamp) and ``/providers/{ProvNum}``."""
-    return ListEndpoint(
-        client, "/providers", Provider, ("DateTStamp", "ClinicNum"), single=True, key_name="ProvNum"
-    )
+
+    path = "/providers"
+    model = Provider
+    key_name = "ProvNum"
+
+    def get(self, prov_num: int) -> Provider:
+        """One provider; :class:`NotFoundError` if there is none."""
+        return self._get(prov_num)
+
+    def list(
+        self,
+        *,
+        changed_since: Since | None = None,
+        clinic_num: int | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> Page[Provider]:
+        """Every provider (hidden and merged ones included), or those changed since."""
+        return self._list(
+            {"ClinicNum": clinic_num}, changed_since=changed_since, offset=offset, limit=limit
+        )
 
 
-def clinics(client: Client) -> ListEndpoint[Clinic]:
+class Clinics(Listing[Clinic]):
     """``GET /clinics`` (non-hidden clinics)."""
-    return ListEndpoint(client, "/clinics", Clinic, ())
+
+    path = "/clinics"
+    model = Clinic
+
+    def list(self, *, offset: int = 0, limit: int | None = None) -> Page[Clinic]:
+        """Every clinic that is not hidden."""
+        return self._list({}, offset=offset, limit=limit)
 
 
-def definitions(client: Client) -> ListEndpoint[Definition]:
-    """``GET /definitions`` (``category``, ``include_hidden``)."""
-    return ListEndpoint(client, "/definitions", Definition, ("Category", "includeHidden"))
+class Definitions(Listing[Definition]):
+    """``GET /definitions``."""
+
+    path = "/definitions"
+    model = Definition
+
+    def list(
+        self,
+        *,
+        category: int | None = None,
+        include_hidden: bool | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> Page[Definition]:
+        """Definitions, of one ``category`` (see ``DefinitionCategory``) or all."""
+        return self._list(
+            {"Category": category, "includeHidden": include_hidden}, offset=offset, limit=limit
+        )
 
 
-def operatories(client: Client) -> ListEndpoint[Operatory]:
+class Operatories(Listing[Operatory]):
     """``GET /operatories`` and ``/operatories/{OperatoryNum}``."""
-    return ListEndpoint(
-        client, "/operatories", Operatory, ("ClinicNum",), single=True, key_name="OperatoryNum"
-    )
+
+    path = "/operatories"
+    model = Operatory
+    key_name = "OperatoryNum"
+
+    def get(self, operatory_num: int) -> Operatory:
+        """One operatory; :class:`NotFoundError` if there is none."""
+        return self._get(operatory_num)
+
+    def list(
+        self, *, clinic_num: int | None = None, offset: int = 0, limit: int | None = None
+    ) -> Page[Operatory]:
+        """Every operatory, or one clinic's."""
+        return self._list({"ClinicNum": clinic_num}, offset=offset, limit=limit)
 
 
-def appointment_types(client: Client) -> ListEndpoint[AppointmentType]:
+class AppointmentTypes(Listing[AppointmentType]):
     """``GET /appointmenttypes``."""
-    return ListEndpoint(client, "/appointmenttypes", AppointmentType, ())
+
+    path = "/appointmenttypes"
+    model = AppointmentType
+
+    def list(self, *, offset: int = 0, limit: int | None = None) -> Page[AppointmentType]:
+        """Every appointment type."""
+        return self._list({}, offset=offset, limit=limit)

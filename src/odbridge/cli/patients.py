@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -22,6 +23,7 @@ from odbridge.cli.common import (
     open_store,
     out,
     setup_logging,
+    warn,
 )
 from odbridge.cli.progress import rows_progress
 
@@ -115,8 +117,8 @@ def patients_list(
     practice: PracticeOption = None,
     base_url: BaseUrlOption = None,
     mode: ModeOption = None,
-    lname: Annotated[str | None, typer.Option(help="Last name starts with.")] = None,
-    fname: Annotated[str | None, typer.Option(help="First name starts with.")] = None,
+    lname: Annotated[str | None, typer.Option(help="Last name contains (any case).")] = None,
+    fname: Annotated[str | None, typer.Option(help="First name contains (any case).")] = None,
     status: Annotated[str | None, typer.Option(help="PatStatus, e.g. Patient.")] = None,
     clinic: Annotated[int | None, typer.Option(help="ClinicNum.")] = None,
     changed_since: Annotated[
@@ -137,45 +139,50 @@ def patients_list(
 ) -> None:
     """Patients from GET /patients/Simple: one page, or every page with --all (streamed)."""
     from odbridge.api.client import Client
+    from odbridge.vocab import PatStatus
 
     setup_logging("WARNING")
     if output not in FORMATS:
         raise fail(f"--format must be one of {', '.join(FORMATS)}")
+    try:
+        pat_status = PatStatus(status) if status is not None else None
+    except ValueError:
+        raise fail(f"--status must be one of {', '.join(PatStatus)}") from None
     profile = load_profile(practice, base_url, mode, keys=True)
     engine = open_store(None)  # the audit log must be writable before patient data is shown
-    filters: dict[str, object] = {
-        "LName": lname,
-        "FName": fname,
-        "PatStatus": status,
-        "ClinicNum": clinic,
-        "DateTStamp": changed_since,
-    }
-    filters = {k: v for k, v in filters.items() if v is not None}
     entry = _audit_view(engine, "cli patients list", profile.name, rows=None)
     writer = _PatientWriter(output, guard_formulas=not allow_formulas)
     shown: list[int] = []
+    rejected = 0
     done = False
     try:
-        with Client(profile=profile) as client:
-            if limit:
-                filters["Limit"] = limit
-            if offset:
-                filters["Offset"] = offset
-            if all_pages:
-                with rows_progress(console) as advance:
-                    for patient in client.patients.iter(**filters):  # type: ignore[arg-type]
-                        writer.write(patient.to_api_dict())
-                        shown.append(patient.pat_num)
-                        advance()
-            else:
-                for patient in client.patients.list(**filters):  # type: ignore[arg-type]
+        progress: AbstractContextManager[Callable[[], None]] = (
+            rows_progress(console) if all_pages else nullcontext(lambda: None)
+        )
+        with Client(profile=profile) as client, progress as advance:
+            first = client.patients.list(
+                changed_since=changed_since,
+                pat_status=pat_status,
+                lname=lname,
+                fname=fname,
+                clinic_num=clinic,
+                offset=offset,
+                limit=limit,
+            )
+            for page in first.pages() if all_pages else [first]:
+                for patient in page.items:
                     writer.write(patient.to_api_dict())
                     shown.append(patient.pat_num)
+                    advance()
+                for row in page.rejected:
+                    rejected += 1
+                    warn(f"row {row.position} (PatNum {row.key}) left out: {row.problem}")
         done = True
     finally:
         writer.close()
         _audit_finish(engine, entry, len(shown), profile.name, shown, done)
-    console.print(f"{len(shown)} patient(s).")
+    left_out = f" ({rejected} left out: not in the documented format)" if rejected else ""
+    console.print(f"{len(shown)} patient(s).{left_out}")
 
 
 class _PatientWriter:

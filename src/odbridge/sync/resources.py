@@ -50,7 +50,7 @@ class Resource:
     """A syncable resource.
 
     - ``fetch_page(client, offset, limit)``: one page of the complete listing, validated row
-      by row (:meth:`odbridge.api.patients.Patients.page` shows how).
+      by row: the resource's ``list(offset=offset, limit=limit)`` (one request).
     - ``fetch_changed(client, since, offset, limit)``: one page of rows changed at or after
       ``since`` (the API's DateTime text, server local time); None for full-reload only.
     - ``to_row(model)``: the table row (key column included), without bookkeeping columns.
@@ -133,11 +133,11 @@ def patient_row(model: ApiModel) -> Row:
 
 
 def _patient_page(client: Client, offset: int, limit: int) -> Page[ApiModel]:
-    return client.patients.page(offset=offset, limit=limit)
+    return client.patients.list(offset=offset, limit=limit)
 
 
 def _changed_patients(client: Client, since: str, offset: int, limit: int) -> Page[ApiModel]:
-    return client.patients.page(offset=offset, limit=limit, changed_since=since)
+    return client.patients.list(changed_since=since, offset=offset, limit=limit)
 
 
 def _one_patient(client: Client, pat_num: int) -> Patient | None:

@@ -40,8 +40,8 @@ from typing import Any
 from sqlalchemy import Engine, Table, and_, case, func, select, update
 
 from odbridge.api.client import Client
-from odbridge.api.listing import ListEndpoint
 from odbridge.api.models import ApiModel
+from odbridge.api.models_visits import HistApptAction
 from odbridge.api.paging import Page
 from odbridge.config import PracticeProfile
 from odbridge.store import schema_visits as sv
@@ -108,35 +108,14 @@ def row_maker(table: Table) -> Callable[[ApiModel], Row]:
 
 
 Fetch = Callable[[Client, int, int], Page[ApiModel]]
-FetchChanged = Callable[[Client, str, int, int], Page[ApiModel]]
 
 
-def _lister(endpoint: Callable[[Client], ListEndpoint[Any]], **filters: Any) -> Fetch:
-    def fetch(client: Client, offset: int, limit: int) -> Page[ApiModel]:
-        page: Page[ApiModel] = endpoint(client).page(offset=offset, limit=limit, **filters)
-        return page
-
-    return fetch
-
-
-def _changes(endpoint: Callable[[Client], ListEndpoint[Any]]) -> FetchChanged:
-    def fetch(client: Client, since: str, offset: int, limit: int) -> Page[ApiModel]:
-        page: Page[ApiModel] = endpoint(client).page(
-            offset=offset, limit=limit, changed_since=since
-        )
-        return page
-
-    return fetch
-
-
-def _full(
-    name: str, table: Table, key: str, endpoint: Callable[[Client], ListEndpoint[Any]], **f: Any
-) -> Resource:
+def _full(name: str, table: Table, key: str, fetch: Fetch) -> Resource:
     return Resource(
         name=name,
         table=table,
         key=key,
-        fetch_page=_lister(endpoint, **f),
+        fetch_page=fetch,
         to_row=row_maker(table),
         ordered_by_key=True,
         deletions=Deletions.MARK_MISSING,
@@ -153,35 +132,62 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
             name="providers",
             table=sv.providers,
             key="prov_num",
-            fetch_page=_lister(lambda c: c.providers),
-            fetch_changed=_changes(lambda c: c.providers),
+            fetch_page=lambda c, offset, limit: c.providers.list(offset=offset, limit=limit),
+            fetch_changed=lambda c, since, offset, limit: c.providers.list(
+                changed_since=since, offset=offset, limit=limit
+            ),
             to_row=row_maker(sv.providers),
             ordered_by_key=True,  # GetChangedSinceForApi: ORDER BY ProvNum
             deletions=Deletions.MARK_MISSING,
         ),
-        _full("clinics", sv.clinics, "clinic_num", lambda c: c.clinics),
+        _full(
+            "clinics",
+            sv.clinics,
+            "clinic_num",
+            lambda c, offset, limit: c.clinics.list(offset=offset, limit=limit),
+        ),
         _full(
             "definitions",
             sv.definitions,
             "def_num",
-            lambda c: c.definitions,
-            include_hidden=True,
+            lambda c, offset, limit: c.definitions.list(
+                include_hidden=True, offset=offset, limit=limit
+            ),
         ),
-        _full("operatories", sv.operatories, "operatory_num", lambda c: c.operatories),
+        _full(
+            "operatories",
+            sv.operatories,
+            "operatory_num",
+            lambda c, offset, limit: c.operatories.list(offset=offset, limit=limit),
+        ),
         _full(
             "appointment_types",
             sv.appointment_types,
             "appointment_type_num",
-            lambda c: c.appointment_types,
+            lambda c, offset, limit: c.appointment_types.list(offset=offset, limit=limit),
         ),
-        _full("recall_types", sv.recall_types, "recall_type_num", lambda c: c.recall_types),
-        _full("recalls", sv.recalls, "recall_num", lambda c: c.recalls),
+        _full(
+            "recall_types",
+            sv.recall_types,
+            "recall_type_num",
+            lambda c, offset, limit: c.recall_types.list(offset=offset, limit=limit),
+        ),
+        _full(
+            "recalls",
+            sv.recalls,
+            "recall_num",
+            lambda c, offset, limit: c.recalls.list(offset=offset, limit=limit),
+        ),
         Resource(
             name="appointments",
             table=sv.appointments,
             key="apt_num",
-            fetch_page=_lister(lambda c: c.appointments, date_start=window),
-            fetch_changed=_changes(lambda c: c.appointments),
+            fetch_page=lambda c, offset, limit: c.appointments.list(
+                date_start=window, offset=offset, limit=limit
+            ),
+            fetch_changed=lambda c, since, offset, limit: c.appointments.list(
+                changed_since=since, offset=offset, limit=limit
+            ),
             to_row=row_maker(sv.appointments),
             ordered_by_key=False,  # ORDER BY AptDateTime, AptNum
             deletions=Deletions.IGNORE,  # a window; deletions come from histappointments
@@ -190,8 +196,12 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
             name="procedure_logs",
             table=sv.procedure_logs,
             key="proc_num",
-            fetch_page=_lister(lambda c: c.procedure_logs, date_tstamp=window_stamp),
-            fetch_changed=_changes(lambda c: c.procedure_logs),
+            fetch_page=lambda c, offset, limit: c.procedure_logs.list(
+                changed_since=window_stamp, offset=offset, limit=limit
+            ),
+            fetch_changed=lambda c, since, offset, limit: c.procedure_logs.list(
+                changed_since=since, offset=offset, limit=limit
+            ),
             to_row=row_maker(sv.procedure_logs),
             ordered_by_key=False,  # ORDER BY ProcNum DESC
             deletions=Deletions.IGNORE,  # never deleted: ProcStatus D comes as a change
@@ -200,7 +210,9 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
             name="deleted_appointments",
             table=sv.deleted_appointments,
             key="hist_appt_num",
-            fetch_page=_lister(lambda c: c.hist_appointments, hist_appt_action="Deleted"),
+            fetch_page=lambda c, offset, limit: c.hist_appointments.list(
+                hist_appt_action=HistApptAction.DELETED, offset=offset, limit=limit
+            ),
             to_row=row_maker(sv.deleted_appointments),
             ordered_by_key=True,  # ORDER BY HistApptNum
             deletions=Deletions.IGNORE,
