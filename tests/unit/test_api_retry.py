@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from odbridge.api.errors import (
     ResponseFormatError,
     ServerError,
 )
+from odbridge.api.pacing import Pacer
 from odbridge.api.retry import RetryPolicy, classify_status, is_transient, parse_retry_after
 
 pytestmark = pytest.mark.unit
@@ -187,3 +189,61 @@ def test_gives_up_after_max_attempts() -> None:
     assert e.value.attempts == 3
     assert client.stats.requests == 3
     assert client.stats.retries == 2
+
+
+def test_the_wait_before_a_retry_includes_the_pacers_wait() -> None:
+    policy = RetryPolicy(initial=0.1, jitter=0, sleep=lambda _: None)
+    announced: list[float] = []
+
+    def note(state: RetryCallState) -> None:
+        announced.append(state.next_action.sleep if state.next_action else -1)
+
+    for ready in (3.0, 0.0):
+        calls = iter([ServerError(500), None])
+
+        def ready_in(seconds: float = ready) -> float:
+            return seconds
+
+        for attempt in policy.retrying(before_sleep=note, ready_in=ready_in):
+            with attempt:
+                failure = next(calls)
+                if failure is not None:
+                    raise failure
+    assert announced == [3.0, 0.1]  # the pacer's slot when later than the backoff
+
+
+def test_pacer_ready_in_counts_down_to_the_next_free_slot() -> None:
+    now = [100.0]
+    pacer = Pacer(1.0, margin=0.0, clock=lambda: now[0], sleep=lambda _: None)
+    assert pacer.ready_in() == 0.0
+    pacer.reserve()
+    assert pacer.ready_in() == pytest.approx(1.0)
+    now[0] += 0.4
+    assert pacer.ready_in() == pytest.approx(0.6)
+    now[0] += 5
+    assert pacer.ready_in() == 0.0
+
+
+def test_retrying_says_the_real_wait_when_the_pacer_is_longer(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sleeps: list[float] = []
+    transport = scripted([httpx.Response(500, json="boom"), httpx.Response(200, json=[])])
+    policy = RetryPolicy(initial=0.01, jitter=0, sleep=sleeps.append)
+    client = Client(
+        "dev",
+        "cust",
+        base_url="http://od.test/api/v1",
+        rate_interval=1.0,  # one request a second: the retry must wait for the next slot
+        transport=transport,
+        retry=policy,
+    )
+    with caplog.at_level(logging.INFO, logger="odbridge.api"), client:
+        client.patients.list()
+    assert len(sleeps) == 1
+    assert sleeps[0] > 0.01  # the pacer's slot, not the 0.01 s backoff
+    messages = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert messages == [
+        f"retrying after HTTP 500 (attempt 2 of 6) in {sleeps[0]:.2f} s "
+        "(the rate limit's next free slot)"
+    ]

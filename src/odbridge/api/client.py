@@ -389,7 +389,10 @@ class Client:
         self._ensure_mode()
         attempts = 0
         try:
-            for attempt in self.retry_policy.retrying(before_sleep=self._before_retry):
+            retrying = self.retry_policy.retrying(
+                before_sleep=self._before_retry, ready_in=self._pacer.ready_in
+            )
+            for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     return parse(self._send_once(method, path, params, json_body))
@@ -399,17 +402,22 @@ class Client:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _before_retry(self, state: RetryCallState) -> None:
+        """Count and log a retry; the wait said is the real one (backoff or pacer, whichever
+        is longer: see :meth:`RetryPolicy.retrying`)."""
         self.stats.add(retries=1)
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
         reason = f"HTTP {exc.status}" if isinstance(exc, OpenDentalError) and exc.status else None
         wait = state.next_action.sleep if state.next_action else 0.0
         log.info(
-            "retrying after %s (attempt %d of %d) in %.2f s",
+            "retrying after %s (attempt %d of %d) in %.2f s%s",
             reason or type(exc).__name__,
             state.attempt_number + 1,
             self.retry_policy.max_attempts,
             wait,
+            " (the rate limit's next free slot)"
+            if self._pacer.ready_in() >= wait - 0.001 > 0
+            else "",
         )
 
     def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> bytes:

@@ -107,6 +107,13 @@ class Pacer:
         """Seconds between two reserved starts: the interval plus the margin."""
         return self.interval + self.margin if self.base_interval > 0 else 0.0
 
+    def ready_in(self) -> float:
+        """Seconds until the next start slot is free (0: now); reserves nothing."""
+        with self._lock:
+            if self._next_start is None:
+                return 0.0
+            return max(0.0, self._next_start - self._clock())
+
     def reserve(self) -> float:
         """Take the next start slot; the seconds until it (0 if now)."""
         with self._lock:

@@ -127,12 +127,27 @@ class RetryPolicy:
         exponential = wait_exponential(multiplier=self.initial, max=self.max_wait)
         return exponential + wait_random(0, self.jitter) if self.jitter > 0 else exponential
 
-    def retrying(self, *, before_sleep: Callable[[RetryCallState], None] | None = None) -> Retrying:
-        """A tenacity ``Retrying`` that re-raises the last error when attempts run out."""
+    def retrying(
+        self,
+        *,
+        before_sleep: Callable[[RetryCallState], None] | None = None,
+        ready_in: Callable[[], float] | None = None,
+    ) -> Retrying:
+        """A tenacity ``Retrying`` that re-raises the last error when attempts run out.
+
+        ``ready_in()`` is how long until the next request may start anyway (the pacer's
+        slot): the pause before a retry is the longer of the two, so the wait announced to
+        ``before_sleep`` (``state.next_action.sleep``) is the real one.
+        """
+
+        def wait(state: RetryCallState) -> float:
+            backoff = self.wait_seconds(state)
+            return max(backoff, ready_in()) if ready_in is not None else backoff
+
         return Retrying(
             retry=retry_if_exception(is_transient),
             stop=stop_after_attempt(self.max_attempts) | _StopWhenRefused(self.refused_attempts),
-            wait=self.wait_seconds,
+            wait=wait,
             before_sleep=before_sleep,
             sleep=self.sleep,
             reraise=True,
