@@ -309,7 +309,7 @@ def test_patients_billing_type_names_follow_renamed_billing_types(
 
     with client_for(sim) as client:
         sync_all(store, client)
-        types = {d.item_name: d.def_num for d in client.definitions.iter(category=4)}
+        types = {d.item_name: d.def_num for d in client.definitions.list(category=4)}
         before = held()
         first, second = (name for name, _ in before.most_common(2))
         rename(types[first], "swap")  # first ↔ second, then a plain rename
@@ -326,5 +326,5 @@ def test_patients_billing_type_names_follow_renamed_billing_types(
     renamed = before[first] + before[second] + before["Bad Debt"]
     assert done.extra["patients_billing_type_renamed"] == renamed
     with client_for(sim) as client:
-        fresh = Counter(p.billing_type for p in client.patients.iter())
+        fresh = Counter(p.billing_type for p in client.patients.list())
     assert +fresh == +after  # what Open Dental now says, without re-reading any patient
