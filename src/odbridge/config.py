@@ -31,7 +31,7 @@ import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -49,15 +49,20 @@ from odbridge.errors import OdbridgeError
 from odbridge.private_files import path_findings
 
 __all__ = [
+    "SETTINGS",
     "ConfigError",
+    "ConnectionArgs",
     "Mode",
     "PracticeProfile",
+    "SettingArgs",
     "Settings",
     "Tier",
     "config_path",
+    "env_var",
     "keyring_key",
     "load_settings",
     "resolve_profile",
+    "setting_help",
 ]
 
 log = logging.getLogger("odbridge.config")
@@ -132,21 +137,48 @@ def default_page_size(mode: Mode, tier: Tier) -> int:
 
 
 class PracticeProfile(BaseModel):
-    """Everything needed to talk to one practice's API."""
+    """Everything needed to talk to one practice's API: each setting is declared once, here.
+
+    A field's name is its key in a ``[practices.NAME]`` table and its keyword argument
+    (``Client(tier=...)``, :func:`resolve_profile`); in capitals after ``ODBRIDGE_`` it is
+    its environment variable (:func:`env_var`); its description is its help text
+    (:func:`setting_help`, used by the CLI's options). Pydantic validates every source alike.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = DEFAULT_PRACTICE
-    developer_key: SecretStr | None = None
-    customer_key: SecretStr | None = None
-    base_url: str | None = None
-    mode: Mode = Mode.REMOTE
-    tier: Tier = Tier.READ_ALL
-    rate_interval: float | None = Field(default=None, ge=0)
-    page_size: int | None = Field(default=None, ge=1)
-    service_host: str = "localhost"
-    auth_scheme: Literal["odfhir", "basic"] = "odfhir"
-    timeout: float = Field(default=70.0, gt=0)
+    name: str = Field(
+        default=DEFAULT_PRACTICE, description="The practice's name in the config file."
+    )
+    developer_key: SecretStr | None = Field(
+        default=None, description="The developer key (from Open Dental's developer portal)."
+    )
+    customer_key: SecretStr | None = Field(
+        default=None, description="The office's customer key (Setup > Advanced Setup > API)."
+    )
+    base_url: str | None = Field(
+        default=None, description="The API base URL, overriding the mode's."
+    )
+    mode: Mode = Field(default=Mode.REMOTE, description="remote | local | service | auto.")
+    tier: Tier = Field(
+        default=Tier.READ_ALL,
+        description="read-all | full | enterprise: the customer key's tier (its rate limit).",
+    )
+    rate_interval: float | None = Field(
+        default=None,
+        ge=0,
+        description="Seconds between request starts (default: the tier's; 0: not paced).",
+    )
+    page_size: int | None = Field(
+        default=None, ge=1, description="Rows per request (default: the mode's cap, ≤ 1000)."
+    )
+    service_host: str = Field(
+        default="localhost", description="The API Service's host (mode service)."
+    )
+    auth_scheme: Literal["odfhir", "basic"] = Field(
+        default="odfhir", description="odfhir (documented) | basic (only if a server takes it)."
+    )
+    timeout: float = Field(default=70.0, gt=0, description="Seconds to wait for an answer.")
 
     @field_validator("base_url")
     @classmethod
@@ -200,13 +232,13 @@ class PracticeProfile(BaseModel):
         if value is None or not value.get_secret_value():
             raise ConfigError(
                 f"No {label} key for practice '{self.name}'.",
-                f"Set ODBRIDGE_{label.upper()}_KEY, add {label}_key to "
+                f"Set {env_var(f'{label}_key')}, add {label}_key to "
                 f"[practices.{self.name}] in {config_path()}, or store it in the keyring "
                 f"(service '{KEYRING_SERVICE}', user '{self.name}:{label}_key').",
             )
         return value
 
-    def with_overrides(self, **overrides: Any) -> PracticeProfile:
+    def with_overrides(self, **overrides: Unpack[SettingArgs]) -> PracticeProfile:
         """A copy with the non-None ``overrides`` applied (validated)."""
         given = {k: v for k, v in overrides.items() if v is not None}
         try:
@@ -216,21 +248,65 @@ class PracticeProfile(BaseModel):
             raise _config_error(exc, f"settings of practice '{self.name}'", sources) from None
 
     def describe(self) -> dict[str, str]:
-        """A printable summary; keys shown only as set / not set."""
-        return {
-            "practice": self.name,
-            "mode": str(self.mode),
-            "base_url": self.base_url
-            or ("auto" if self.mode is Mode.AUTO else self.url_for(self.mode)),
-            "tier": str(self.tier),
-            "rate_interval": "tier default"
-            if self.rate_interval is None
-            else f"{self.rate_interval:g} s",
-            "page_size": "mode default" if self.page_size is None else str(self.page_size),
-            "developer_key": "set" if self.developer_key else "not set",
-            "customer_key": "set" if self.customer_key else "not set",
-            "auth_scheme": self.auth_scheme,
-        }
+        """A printable summary of every setting; keys shown only as set / not set."""
+        shown: dict[str, str] = {"practice": self.name}
+        for setting in SETTINGS:
+            value = getattr(self, setting)
+            if setting in _KEY_FIELDS:
+                shown[setting] = "set" if value else "not set"
+            elif value is None:
+                shown[setting] = _UNSET_TEXT.get(setting, "not set")
+            elif setting == "rate_interval":
+                shown[setting] = f"{value:g} s"
+            else:
+                shown[setting] = str(value)
+        if self.base_url is None:
+            shown["base_url"] = "auto" if self.mode is Mode.AUTO else self.url_for(self.mode)
+        return shown
+
+
+SETTINGS: tuple[str, ...] = tuple(name for name in PracticeProfile.model_fields if name != "name")
+"""Every setting of a practice, in the order declared (``name`` picks the practice)."""
+
+_UNSET_TEXT = {"rate_interval": "tier default", "page_size": "mode default"}
+
+
+def env_var(setting: str) -> str:
+    """The environment variable of a setting: ``ODBRIDGE_`` and its name in capitals
+    (``ODBRIDGE_TIER``); the practice's ``name`` is ``ODBRIDGE_PRACTICE``."""
+    if setting not in PracticeProfile.model_fields:
+        raise KeyError(f"no setting {setting!r}")
+    return ENV_PREFIX + ("PRACTICE" if setting == "name" else setting.upper())
+
+
+def setting_help(setting: str) -> str:
+    """A setting's help text: its description and its environment variable."""
+    description = PracticeProfile.model_fields[setting].description or setting
+    return f"{description.rstrip('.')} ({env_var(setting)})."
+
+
+class ConnectionArgs(TypedDict, total=False):
+    """The settings other than the keys, as keyword arguments (``Client(**settings)``).
+
+    The same names and types as :class:`PracticeProfile`'s fields (which validate them);
+    ``tests/unit/test_config.py`` keeps the two equal.
+    """
+
+    base_url: str | None
+    mode: Mode | Literal["remote", "local", "service", "auto"] | None
+    tier: Tier | Literal["read-all", "full", "enterprise"] | None
+    rate_interval: float | None
+    page_size: int | None
+    service_host: str | None
+    auth_scheme: Literal["odfhir", "basic"] | None
+    timeout: float | None
+
+
+class SettingArgs(ConnectionArgs, total=False):
+    """Every setting as keyword arguments (:func:`resolve_profile`), the keys included."""
+
+    developer_key: str | SecretStr | None
+    customer_key: str | SecretStr | None
 
 
 class Settings(BaseModel):
@@ -358,26 +434,14 @@ _KEY_FIELDS: tuple[Literal["developer_key", "customer_key"], ...] = (
     "developer_key",
     "customer_key",
 )
-_ENV_FIELDS = {
-    "developer_key": "DEVELOPER_KEY",
-    "customer_key": "CUSTOMER_KEY",
-    "base_url": "BASE_URL",
-    "mode": "MODE",
-    "tier": "TIER",
-    "rate_interval": "RATE_INTERVAL",
-    "page_size": "PAGE_SIZE",
-    "service_host": "SERVICE_HOST",
-    "auth_scheme": "AUTH_SCHEME",
-    "timeout": "TIMEOUT",
-}
 
 
 def _env_values(env: Mapping[str, str]) -> dict[str, str]:
     values = {}
-    for field, suffix in _ENV_FIELDS.items():
-        value = env.get(ENV_PREFIX + suffix)
+    for setting in SETTINGS:
+        value = env.get(env_var(setting))
         if value is not None and value.strip():
-            values[field] = value.strip()
+            values[setting] = value.strip()
     return values
 
 
@@ -388,7 +452,7 @@ def resolve_profile(
     settings: Settings | None = None,
     use_keyring: bool = True,
     trust_env: bool = True,
-    **overrides: Any,
+    **overrides: Unpack[SettingArgs],
 ) -> PracticeProfile:
     """The practice's settings: ``overrides`` (None values ignored) > environment > TOML
     file > keyring (keys only) > defaults. Raises :class:`ConfigError` if a value is invalid.
@@ -404,7 +468,7 @@ def resolve_profile(
     unknown = set(overrides) - set(PracticeProfile.model_fields)
     if unknown:
         raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    from_env = env.get("ODBRIDGE_PRACTICE", "").strip() or None
+    from_env = env.get(env_var("name"), "").strip() or None
     name = settings.practice_name(practice or from_env)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -418,7 +482,7 @@ def resolve_profile(
         if practice:
             asked = ""
         elif from_env:
-            asked = " (named by ODBRIDGE_PRACTICE)"
+            asked = f" (named by {env_var('name')})"
         else:
             asked = " (its default_practice)"
         known = ", ".join(sorted(settings.practices)) or "none"
@@ -428,11 +492,11 @@ def resolve_profile(
         )
     for field, value in _env_values(env).items():
         values[field] = value
-        sources[field] = ENV_PREFIX + _ENV_FIELDS[field]
-    for field, value in overrides.items():
-        if value is not None:
-            values[field] = value
-            sources[field] = "arguments"
+        sources[field] = env_var(field)
+    for setting, given in overrides.items():
+        if given is not None:
+            values[setting] = given
+            sources[setting] = "arguments"
     values["name"] = name
     if use_keyring:
         for which in _KEY_FIELDS:

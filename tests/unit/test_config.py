@@ -242,4 +242,58 @@ def test_with_overrides_validates() -> None:
     profile = PracticeProfile().with_overrides(tier="full", page_size=None)
     assert profile.tier is Tier.FULL
     with pytest.raises(ConfigError, match=r"tier \(from arguments\)"):
-        profile.with_overrides(tier="platinum")
+        profile.with_overrides(tier="platinum")  # type: ignore[arg-type]
+
+
+SAMPLES = {
+    "developer_key": "d-key",
+    "customer_key": "c-key",
+    "base_url": "http://od.test/api/v1",
+    "mode": "local",
+    "tier": "full",
+    "rate_interval": "0.5",
+    "page_size": "7",
+    "service_host": "db-host",
+    "auth_scheme": "basic",
+    "timeout": "5",
+}
+
+
+def test_every_setting_is_declared_once_and_read_from_its_variable() -> None:
+    from typing import get_type_hints
+
+    from odbridge.config import SETTINGS, ConnectionArgs, SettingArgs, Settings, env_var
+
+    assert tuple(SAMPLES) == SETTINGS  # a new setting needs a sample here, nothing else
+    assert set(get_type_hints(SettingArgs)) == set(SETTINGS)
+    assert set(get_type_hints(ConnectionArgs)) == set(SETTINGS) - {"developer_key", "customer_key"}
+    for setting, text in SAMPLES.items():
+        env = {env_var(setting): text}
+        profile = resolve_profile(env=env, settings=Settings(), use_keyring=False)
+        value = getattr(profile, setting)
+        shown = value.get_secret_value() if isinstance(value, SecretStr) else value
+        assert str(shown) == text or float(shown) == float(text), setting
+    assert env_var("tier") == "ODBRIDGE_TIER"
+    assert env_var("name") == "ODBRIDGE_PRACTICE"
+    with pytest.raises(KeyError):
+        env_var("colour")
+
+
+def test_an_invalid_variable_is_named_in_the_error() -> None:
+    from odbridge.config import Settings
+
+    with pytest.raises(ConfigError, match=r"page_size \(from ODBRIDGE_PAGE_SIZE\)"):
+        resolve_profile(env={"ODBRIDGE_PAGE_SIZE": "0"}, settings=Settings(), use_keyring=False)
+
+
+def test_setting_help_names_the_variable_and_describe_lists_every_setting() -> None:
+    from odbridge.config import SETTINGS, setting_help
+
+    assert (
+        setting_help("base_url") == "The API base URL, overriding the mode's (ODBRIDGE_BASE_URL)."
+    )
+    shown = PracticeProfile(developer_key=SecretStr("secret-dev")).describe()
+    assert list(shown) == ["practice", *SETTINGS]
+    assert shown["developer_key"] == "set"
+    assert shown["customer_key"] == "not set"
+    assert "secret-dev" not in str(shown)

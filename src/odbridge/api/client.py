@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import SecretStr
@@ -46,7 +46,14 @@ from odbridge.api.procedures import ProcedureLogs
 from odbridge.api.recalls import RecallList, Recalls, RecallTypes
 from odbridge.api.reference import AppointmentTypes, Clinics, Definitions, Operatories, Providers
 from odbridge.api.retry import RetryPolicy, parse_retry_after
-from odbridge.config import Mode, PracticeProfile, Tier, mode_base_url, resolve_profile
+from odbridge.config import (
+    ConnectionArgs,
+    Mode,
+    PracticeProfile,
+    SettingArgs,
+    mode_base_url,
+    resolve_profile,
+)
 
 __all__ = ["Client", "ClientStats"]
 
@@ -167,9 +174,12 @@ def _describe(exc: httpx.TransportError) -> str:
 class Client:
     """A client of one practice's Open Dental API; use it as a context manager.
 
-    Arguments override ``ODBRIDGE_*`` environment variables, which override the practice's
-    table in the config file; ``trust_env=False`` reads none of these (nor the keyring, nor
-    proxy variables): only the arguments count. ``env`` replaces ``os.environ``.
+    The keys and ``**settings`` are :class:`~odbridge.config.PracticeProfile`'s settings
+    (``base_url``, ``mode``, ``tier``, ``rate_interval``, ``page_size``, ``service_host``,
+    ``auth_scheme``, ``timeout``). Arguments override ``ODBRIDGE_*`` environment variables,
+    which override the practice's table in the config file; ``trust_env=False`` reads none
+    of these (nor the keyring, nor proxy variables): only the arguments count. ``env``
+    replaces ``os.environ``; ``profile`` gives ready settings (arguments still override).
     ``transport`` replaces the network (tests); ``retry`` sets
     the retry policy. Resources: :attr:`patients`, :attr:`appointments`,
     :attr:`procedure_logs`, :attr:`recalls`, :attr:`providers` and the other reference
@@ -181,32 +191,18 @@ class Client:
         developer_key: str | SecretStr | None = None,
         customer_key: str | SecretStr | None = None,
         *,
-        base_url: str | None = None,
-        mode: Mode | Literal["remote", "local", "service", "auto"] | None = None,
-        tier: Tier | Literal["read-all", "full", "enterprise"] | None = None,
-        rate_interval: float | None = None,
-        page_size: int | None = None,
-        service_host: str | None = None,
-        auth_scheme: Literal["odfhir", "basic"] | None = None,
-        timeout: float | None = None,
         practice: str | None = None,
         profile: PracticeProfile | None = None,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         env: Mapping[str, str] | None = None,
         trust_env: bool = True,
+        **settings: Unpack[ConnectionArgs],
     ) -> None:
-        overrides: dict[str, Any] = {
+        overrides: SettingArgs = {
+            **settings,
             "developer_key": developer_key,
             "customer_key": customer_key,
-            "base_url": base_url,
-            "mode": mode,
-            "tier": tier,
-            "rate_interval": rate_interval,
-            "page_size": page_size,
-            "service_host": service_host,
-            "auth_scheme": auth_scheme,
-            "timeout": timeout,
         }
         if profile is None:
             profile = resolve_profile(practice, env=env, trust_env=trust_env, **overrides)

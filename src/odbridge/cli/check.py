@@ -25,7 +25,7 @@ def check_command(
     from odbridge.api.diagnose import diagnose
 
     setup_logging("WARNING")
-    profile = load_profile(practice, base_url, mode, keys=True)
+    profile = load_profile(practice, keys=True, base_url=base_url, mode=mode)
     results = diagnose(profile)
     out().print(Text(f"odbridge check · practice '{profile.name}'", style="bold"))
     grid = record_grid()

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Unpack
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from odbridge.config import Mode, setting_help
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from odbridge.config import PracticeProfile
+    from odbridge.config import PracticeProfile, SettingArgs
     from odbridge.errors import OdbridgeError
 
 console = Console(stderr=True)
@@ -37,12 +39,8 @@ DbOption = Annotated[
 PracticeOption = Annotated[
     str | None, typer.Option("--practice", "-p", help="Practice name in the config.")
 ]
-BaseUrlOption = Annotated[
-    str | None, typer.Option(help="API base URL (overrides the mode's; ODBRIDGE_BASE_URL).")
-]
-ModeOption = Annotated[
-    str | None, typer.Option(help="remote | local | service | auto (ODBRIDGE_MODE).")
-]
+BaseUrlOption = Annotated[str | None, typer.Option(help=setting_help("base_url"))]
+ModeOption = Annotated[Mode | None, typer.Option(help=setting_help("mode"))]
 
 
 # -- output --------------------------------------------------------------------------------
@@ -150,16 +148,13 @@ def open_store(db: str | None) -> Engine:
 
 
 def load_profile(
-    practice: str | None,
-    base_url: str | None = None,
-    mode: str | None = None,
-    *,
-    keys: bool = False,
+    practice: str | None, *, keys: bool = False, **settings: Unpack[SettingArgs]
 ) -> PracticeProfile:
-    """The practice's settings; with ``keys``, both keys must be set (else exit 2)."""
+    """The practice's settings (options given as ``settings`` win); with ``keys``, both keys
+    must be set (else exit 2)."""
     from odbridge.config import resolve_profile
 
-    profile = resolve_profile(practice, base_url=base_url, mode=mode)
+    profile = resolve_profile(practice, **settings)
     if keys:
         profile.require_keys()
     return profile

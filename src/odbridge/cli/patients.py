@@ -97,7 +97,7 @@ def patients_get(
     setup_logging("WARNING")
     if output not in ("table", "json"):
         raise fail("--format must be table or json")
-    profile = load_profile(practice, base_url, mode, keys=True)
+    profile = load_profile(practice, keys=True, base_url=base_url, mode=mode)
     engine = open_store(None)  # the audit log must be writable before patient data is shown
     with Client(profile=profile) as client:
         patient = client.patients.get(pat_num)
@@ -148,7 +148,7 @@ def patients_list(
         pat_status = PatStatus(status) if status is not None else None
     except ValueError:
         raise fail(f"--status must be one of {', '.join(PatStatus)}") from None
-    profile = load_profile(practice, base_url, mode, keys=True)
+    profile = load_profile(practice, keys=True, base_url=base_url, mode=mode)
     engine = open_store(None)  # the audit log must be writable before patient data is shown
     entry = _audit_view(engine, "cli patients list", profile.name, rows=None)
     writer = _PatientWriter(output, guard_formulas=not allow_formulas)

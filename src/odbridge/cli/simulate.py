@@ -142,19 +142,21 @@ def paste_settings(settings: SimulatorSettings, base_url: str) -> str:
     """``export ODBRIDGE_...`` for a client of this simulator. A key the user chose is named
     by the variable it came from (or a placeholder), never printed; the built-in ones are."""
     first = "-1" if settings.practices > 1 else ""  # the first practice's customer key
+    from odbridge.config import env_var
+
     keys = (
-        ("DEVELOPER_KEY", settings.developer_key.get_secret_value(), "devkey-sim", ""),
-        ("CUSTOMER_KEY", settings.customer_key.get_secret_value(), "custkey-sim", first),
+        ("developer_key", settings.developer_key.get_secret_value(), "devkey-sim", ""),
+        ("customer_key", settings.customer_key.get_secret_value(), "custkey-sim", first),
     )
-    values = [f"ODBRIDGE_BASE_URL={base_url}"]
+    values = [f"{env_var('base_url')}={base_url}"]
     for name, value, builtin, suffix in keys:
-        source = f"ODBRIDGE_SIM_{name}"
+        source = f"ODBRIDGE_SIM_{name.upper()}"
         if value == builtin:
             shown = value + suffix
         elif os.environ.get(source) == value:
             shown = f'"${{{source}}}{suffix}"'
         else:
-            shown = f"<your {name.lower().replace('_', ' ')}>"
-        values.append(f"ODBRIDGE_{name}={shown}")
-    values += [f"ODBRIDGE_TIER={settings.tier}", f"ODBRIDGE_MODE={settings.mode}"]
+            shown = f"<your {name.replace('_', ' ')}>"
+        values.append(f"{env_var(name)}={shown}")
+    values += [f"{env_var('tier')}={settings.tier}", f"{env_var('mode')}={settings.mode}"]
     return "export " + " ".join(values)
