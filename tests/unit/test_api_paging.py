@@ -79,9 +79,11 @@ def test_a_page_on_its_own_does_not_fetch() -> None:
 
 def test_a_rejected_row_stops_the_row_iterator_but_not_the_page_walk() -> None:
     bad = RejectedRow(41, 7, "PatNum", "expected an integer")
-    page: Page[int] = Page([40], 40, 10, 2, (bad,), path="/patients/Simple")
+    page: Page[int] = Page([40, 42], 40, 10, 3, (bad,), path="/patients/Simple")
+    read: list[int] = []
     with pytest.raises(ResponseFormatError) as caught:
-        list(page)
+        read.extend(page)
+    assert read == [40]  # the row before the bad one, then the error
     message = str(caught.value)
     assert "PatNum: expected an integer (row 41)" in message
     assert "/patients/Simple" in message

@@ -67,8 +67,9 @@ class Page(Generic[T_co]):
 
     Iterating a page yields every row from this page on, requesting the following pages
     lazily (one page in memory at a time); a row that did not validate raises
-    :class:`ResponseFormatError` there. :meth:`pages` walks page by page instead, rejected
-    rows included, for callers that keep going past a bad row.
+    :class:`ResponseFormatError` where it stands, after the rows before it. :meth:`pages`
+    walks page by page instead, rejected rows included, for callers that keep going past a
+    bad row.
     """
 
     items: Sequence[T_co]
@@ -112,9 +113,12 @@ class Page(Generic[T_co]):
 
     def __iter__(self) -> Iterator[T_co]:
         for page in self.pages():
-            if page.rejected:
-                raise page.rejected_error(page.rejected[0])
-            yield from page.items
+            if not page.rejected:
+                yield from page.items
+                continue
+            first = min(page.rejected, key=lambda row: row.position)
+            yield from page.items[: first.position - page.offset]  # the rows before it
+            raise page.rejected_error(first)
 
     def rejected_error(self, row: RejectedRow) -> ResponseFormatError:
         """The error for a rejected row of this page (field, row, endpoint; never a value)."""
