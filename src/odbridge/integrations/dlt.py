@@ -62,6 +62,7 @@ from odbridge.api.models_visits import (
     Clinic,
     Definition,
     HistAppointment,
+    HistApptAction,
     Operatory,
     ProcedureLog,
     Provider,
@@ -130,7 +131,7 @@ TABLES: tuple[Table, ...] = (
         "patients",
         Patient,
         "pat_num",
-        lambda c, o, n, since, _: c.patients.page(offset=o, limit=n, changed_since=since),
+        lambda c, o, n, since, _: c.patients.list(offset=o, limit=n, changed_since=since),
         incremental=True,
         ordered_by_key=True,  # ORDER BY PatNum
     ),
@@ -138,7 +139,7 @@ TABLES: tuple[Table, ...] = (
         "providers",
         Provider,
         "prov_num",
-        lambda c, o, n, since, _: c.providers.page(offset=o, limit=n, changed_since=since),
+        lambda c, o, n, since, _: c.providers.list(offset=o, limit=n, changed_since=since),
         incremental=True,
         ordered_by_key=True,
     ),
@@ -146,7 +147,7 @@ TABLES: tuple[Table, ...] = (
         "clinics",
         Clinic,
         "clinic_num",
-        lambda c, o, n, *_: c.clinics.page(offset=o, limit=n),
+        lambda c, o, n, *_: c.clinics.list(offset=o, limit=n),
         incremental=False,
         ordered_by_key=True,
     ),
@@ -154,7 +155,7 @@ TABLES: tuple[Table, ...] = (
         "definitions",
         Definition,
         "def_num",
-        lambda c, o, n, *_: c.definitions.page(offset=o, limit=n, include_hidden=True),
+        lambda c, o, n, *_: c.definitions.list(offset=o, limit=n, include_hidden=True),
         incremental=False,
         ordered_by_key=True,
     ),
@@ -162,7 +163,7 @@ TABLES: tuple[Table, ...] = (
         "operatories",
         Operatory,
         "operatory_num",
-        lambda c, o, n, *_: c.operatories.page(offset=o, limit=n),
+        lambda c, o, n, *_: c.operatories.list(offset=o, limit=n),
         incremental=False,
         ordered_by_key=True,
     ),
@@ -170,7 +171,7 @@ TABLES: tuple[Table, ...] = (
         "appointment_types",
         AppointmentType,
         "appointment_type_num",
-        lambda c, o, n, *_: c.appointment_types.page(offset=o, limit=n),
+        lambda c, o, n, *_: c.appointment_types.list(offset=o, limit=n),
         incremental=False,
         ordered_by_key=True,
     ),
@@ -178,7 +179,7 @@ TABLES: tuple[Table, ...] = (
         "recall_types",
         RecallType,
         "recall_type_num",
-        lambda c, o, n, *_: c.recall_types.page(offset=o, limit=n),
+        lambda c, o, n, *_: c.recall_types.list(offset=o, limit=n),
         incremental=False,
         ordered_by_key=True,
     ),
@@ -186,7 +187,7 @@ TABLES: tuple[Table, ...] = (
         "recalls",
         Recall,
         "recall_num",
-        lambda c, o, n, *_: c.recalls.page(offset=o, limit=n),
+        lambda c, o, n, *_: c.recalls.list(offset=o, limit=n),
         incremental=False,
         ordered_by_key=True,
     ),
@@ -195,9 +196,9 @@ TABLES: tuple[Table, ...] = (
         Appointment,
         "apt_num",
         lambda c, o, n, since, start: (
-            c.appointments.page(offset=o, limit=n, date_start=start)
+            c.appointments.list(offset=o, limit=n, date_start=start)
             if since is None
-            else c.appointments.page(offset=o, limit=n, changed_since=since)
+            else c.appointments.list(offset=o, limit=n, changed_since=since)
         ),
         incremental=True,
         ordered_by_key=False,  # ORDER BY AptDateTime, AptNum
@@ -206,7 +207,7 @@ TABLES: tuple[Table, ...] = (
         "procedure_logs",
         ProcedureLog,
         "proc_num",
-        lambda c, o, n, since, start: c.procedure_logs.page(
+        lambda c, o, n, since, start: c.procedure_logs.list(
             offset=o, limit=n, changed_since=since or start
         ),
         incremental=True,
@@ -216,7 +217,9 @@ TABLES: tuple[Table, ...] = (
         "deleted_appointments",
         HistAppointment,
         "hist_appt_num",
-        lambda c, o, n, *_: c.hist_appointments.page(offset=o, limit=n, hist_appt_action="Deleted"),
+        lambda c, o, n, *_: c.hist_appointments.list(
+            offset=o, limit=n, hist_appt_action=HistApptAction.DELETED
+        ),
         incremental=False,
         ordered_by_key=True,
     ),
