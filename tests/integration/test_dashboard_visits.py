@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
@@ -19,6 +19,7 @@ from odbridge.dashboard.queries.visit_kpis import compute_kpis
 from odbridge.dashboard.server import DashboardServer
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import audit_log, audit_patients, patients
+from odbridge.store.schema_visits import recalls
 from odbridge.store.users import add_user
 from tests.browser.seed import SECRET, csrf_from
 from tests.visits_data import fill_visits
@@ -241,6 +242,26 @@ def test_the_last_visit_column_is_the_latest_complete_appointment(
             expected = latest.get(r["pat_num"])
             shown = r["last_visit"]
             assert shown == (expected.isoformat() if expected else None), (name, r["pat_num"])
+    # a last visit older than the synced history shows as none; Open Dental's own
+    # DatePrevious, kept however old, is beside it on the recall lists
+    with engine.connect() as connection:
+        previous = {
+            (n, due): p
+            for n, due, p in connection.execute(
+                select(recalls.c.pat_num, recalls.c.date_due, recalls.c.date_previous).where(
+                    recalls.c.practice == PRACTICE
+                )
+            )
+        }
+    for name in ("recall", "recall_due"):
+        rows = http.get(f"/worklists/{name}.json").json()["rows"]
+        assert any(r["date_previous"] for r in rows), name
+        for r in rows:
+            stored = previous[(r["pat_num"], date.fromisoformat(r["date_due"]))]
+            assert r["date_previous"] == (stored.isoformat() if stored else None)
+    assert "none synced" in http.get("/worklists/recall").text or all(
+        r["last_visit"] for r in http.get("/worklists/recall.json").json()["rows"][:50]
+    )
 
 
 def test_views_and_downloads_of_visits_record_their_patients(

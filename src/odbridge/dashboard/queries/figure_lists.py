@@ -32,6 +32,11 @@ from odbridge.store.schema_visits import appointments, procedure_logs, recall_ty
 
 P, A, PR, R, RT = patients.c, appointments.c, procedure_logs.c, recalls.c, recall_types.c
 
+HISTORY_NOTE = (
+    "A last visit before the synced appointment history (3 years by default, "
+    "odbridge sync --visits --history-years) shows as none."
+)
+
 Entry = tuple[Key, dict[str, Any]]
 """(patient key, the list's own values for that row)."""
 
@@ -76,12 +81,14 @@ FIGURE_LISTS: dict[str, Worklist] = {
             "recall_due",
             "Recall due this month",
             "Patients (status Patient) with an enabled recall whose DateDue falls in this "
-            "month; those without a recall appointment first, then by due date.",
+            "month; those without a recall appointment first, then by due date. Previous "
+            f"recall visit is Open Dental's DatePrevious. {HISTORY_NOTE}",
             "prefer_recall_method",
             (
                 ("date_due", "Recall due"),
                 ("recall_type", "Recall type"),
                 ("date_scheduled", "Recall appointment"),
+                ("date_previous", "Previous recall visit"),
                 ("last_visit", "Last visit"),
             ),
             action=False,
@@ -202,7 +209,15 @@ def _recalls(
     if this_month:
         where += [R.date_due >= month_start(today), R.date_due < month_start(today, -1)]
     query = (
-        select(R.practice, R.pat_num, R.recall_num, R.date_due, R.date_scheduled, RT.description)
+        select(
+            R.practice,
+            R.pat_num,
+            R.recall_num,
+            R.date_due,
+            R.date_scheduled,
+            R.date_previous,
+            RT.description,
+        )
         .outerjoin(
             recall_types,
             (RT.practice == R.practice) & (RT.recall_type_num == R.recall_type_num),
@@ -212,7 +227,7 @@ def _recalls(
     order = (R.date_scheduled.is_not(None), R.date_due, R.practice, R.pat_num, R.recall_num)
     rows: list[Entry] = []
     seen: set[Key] = set()
-    for p, n, _num, due, scheduled, kind in connection.execute(query.order_by(*order)):
+    for p, n, _num, due, scheduled, previous, kind in connection.execute(query.order_by(*order)):
         key = (p, int(n))
         if this_month and key in seen:  # the figure counts patients: their first recall
             continue
@@ -223,6 +238,7 @@ def _recalls(
             "date_scheduled": scheduled,
         }
         if this_month:
+            values["date_previous"] = previous
             values["last_visit"] = last.get(key)
         rows.append((key, values))
     return rows

@@ -15,7 +15,13 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from odbridge.dashboard.queries.figure_lists import FIGURE_LISTS, Entry, Worklist, figure_entries
+from odbridge.dashboard.queries.figure_lists import (
+    FIGURE_LISTS,
+    HISTORY_NOTE,
+    Entry,
+    Worklist,
+    figure_entries,
+)
 from odbridge.dashboard.queries.sql import Practices, practice_condition
 from odbridge.dashboard.queries.visit_kpis import (
     BROKEN,
@@ -64,11 +70,14 @@ WORKLISTS: dict[str, Worklist] = {
             "recall",
             "Recall overdue",
             "Patients (status Patient) with an enabled recall due before today and no recall "
-            "appointment scheduled; oldest due first.",
+            "appointment scheduled; oldest due first. Previous recall visit is Open Dental's "
+            "DatePrevious (the recall's procedures last done, however long ago); last visit "
+            f"is the latest Complete appointment in the synced history. {HISTORY_NOTE}",
             "prefer_recall_method",
             (
                 ("date_due", "Recall due"),
                 ("recall_type", "Recall type"),
+                ("date_previous", "Previous recall visit"),
                 ("last_visit", "Last visit"),
             ),
         ),
@@ -76,7 +85,8 @@ WORKLISTS: dict[str, Worklist] = {
             "unscheduled",
             "Unscheduled treatment",
             "Patients (status Patient) with treatment-planned procedures on no appointment; "
-            "largest planned value first. Value = ProcFee × (UnitQty + BaseUnits).",
+            "largest planned value first. Value = ProcFee × (UnitQty + BaseUnits). "
+            f"{HISTORY_NOTE}",
             "prefer_contact_method",
             (
                 ("procedures", "Procedures"),
@@ -184,21 +194,29 @@ def _recall_entries(
     connection: Any, practice: Practices, today: date, last: dict[Key, datetime]
 ) -> list[Entry]:
     query = (
-        select(R.practice, R.pat_num, R.date_due, RT.description)
+        select(R.practice, R.pat_num, R.date_due, R.date_previous, RT.description)
         .outerjoin(
             recall_types,
             (RT.practice == R.practice) & (RT.recall_type_num == R.recall_type_num),
         )
         .where(*recall_scope(practice, today), R.date_due < today, R.date_scheduled.is_(None))
     )
-    earliest: dict[Key, tuple[date, str]] = {}
-    for p, n, due, kind in connection.execute(query):
+    earliest: dict[Key, tuple[date, date | None, str]] = {}
+    for p, n, due, previous, kind in connection.execute(query):
         key = (p, int(n))
         if key not in earliest or due < earliest[key][0]:
-            earliest[key] = (due, kind or "")
+            earliest[key] = (due, previous, kind or "")
     rows = [
-        (k, {"date_due": due, "recall_type": kind, "last_visit": last.get(k)})
-        for k, (due, kind) in earliest.items()
+        (
+            k,
+            {
+                "date_due": due,
+                "recall_type": kind,
+                "date_previous": previous,
+                "last_visit": last.get(k),
+            },
+        )
+        for k, (due, previous, kind) in earliest.items()
     ]
     rows.sort(key=lambda e: (e[1]["date_due"], e[0]))
     return rows
