@@ -22,6 +22,13 @@ from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, expected_row, sou
 
 pytestmark = pytest.mark.integration
 
+
+@pytest.fixture(autouse=True)
+def no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt reports anonymous usage to dlthub by default; the tests send nothing out."""
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
 PACE = 0.01
 """Seconds between requests, in the simulator and the client: paced, but fast."""
 
