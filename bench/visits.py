@@ -2,13 +2,19 @@
 of 100,000 patients, ~1,000,000 appointments and ~3,000,000 procedures, on SQLite and on
 PostgreSQL (targets: KPIs computed in under 10 s after a sync; page p95 <= 150 ms).
 
-Run: .venv/bin/python bench/visits.py [--patients N] [--visits N] [--requests N] [--sqlite-only]
+Run: .venv/bin/python bench/visits.py [--patients N] [--visits N] [--treatment X]
+         [--requests N] [--only sqlite|postgresql] [--sqlite-file PATH] [--keep-pg]
 
-Rows are generated straight into the store (tests/visits_data.py: the simulator's patients,
-a seeded visit history). "KPIs cold" is :func:`compute_kpis` with nothing cached (the pass
-over the appointments included), as the background computation after a sync runs it. Pages
-are served by uvicorn on a loopback port, logged in; the server time is the app's own
-``Server-Timing``. PostgreSQL uses its own schema, ``bench_visits``, created and dropped here.
+Rows are generated straight into the store with bulk inserts (tests/visits_data.py: the
+simulator's patients, a seeded visit history; the defaults give ~1.0M appointments and ~3.0M
+procedures for 100,000 patients); the sync path and its memory are measured by
+bench/visits_sync.py. "KPIs cold" is :func:`compute_kpis` with nothing cached (the pass over
+the appointments included), as the background computation after a sync runs it; each part's
+time is printed. Pages are served by uvicorn on a loopback port, logged in; the server time
+is the app's own ``Server-Timing``. PostgreSQL uses its own database, ``odbridge_bench_kpi``,
+created and dropped here (``--keep-pg`` keeps it, and a later run reuses it). With
+``--sqlite-file`` the SQLite store is kept there and reused by a later run (the schema is
+upgraded on open, as ``odbridge`` does).
 """
 
 from __future__ import annotations
@@ -23,9 +29,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -34,21 +42,34 @@ from tests.helpers import PG_URL
 from tests.visits_data import fill_visits
 
 from odbridge.dashboard.app import create_app
+from odbridge.dashboard.queries import visit_kpis
 from odbridge.dashboard.queries.visit_kpis import compute_kpis, visit_summary
 from odbridge.dashboard.server import DashboardServer
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema_visits import appointments, procedure_logs
 from odbridge.store.users import add_user
 
-PG_SCHEMA = "bench_visits"
+PG_DATABASE = "odbridge_bench_kpi"
 TARGET_MS = 150.0
 TARGET_KPI_S = 10.0
 
 
-def fill(engine: Engine, count: int, visits: int) -> None:
+def fill(engine: Engine, count: int, visits: int, treatment: float) -> None:
+    """Fill the store, unless it already holds the practice (a kept store)."""
+    with engine.connect() as connection:
+        present = connection.execute(select(func.count()).select_from(appointments)).scalar_one()
+    if present:
+        print(f"reusing the store ({present:,} appointments)")
+        return
     started = time.perf_counter()
     counts = fill_visits(
-        engine, "main", count, now=datetime.now(), seed=21, visits_per_patient=visits
+        engine,
+        "main",
+        count,
+        now=datetime.now(),
+        seed=21,
+        visits_per_patient=visits,
+        treatment_per_visit=treatment,
     )
     add_user(engine, USER, PASSWORD, "admin")
     with engine.begin() as connection:
@@ -60,6 +81,39 @@ def fill(engine: Engine, count: int, visits: int) -> None:
     )
 
 
+def profiled(parts: dict[str, float]) -> Iterator[None]:
+    """Time each query helper of :func:`compute_kpis` (its module's functions, wrapped)."""
+    originals = {name: getattr(visit_kpis, name) for name in PROFILED}
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                parts[name] = parts.get(name, 0.0) + time.perf_counter() - started
+
+        return call
+
+    for name, function in originals.items():
+        setattr(visit_kpis, name, timed(name, function))
+    try:
+        yield
+    finally:
+        for name, function in originals.items():
+            setattr(visit_kpis, name, function)
+
+
+PROFILED = (
+    "visit_summary",
+    "_by_month",
+    "_production",
+    "_appointments_by_month",
+    "_recall_counts",
+    "tp_unscheduled",
+)
+
+
 def kpi_times(engine: Engine, label: str) -> tuple[float, float]:
     """Seconds for the visit summary and for every figure (cold, nothing cached)."""
     now = datetime.now()
@@ -67,7 +121,9 @@ def kpi_times(engine: Engine, label: str) -> tuple[float, float]:
     summary = visit_summary(engine, "main", now)
     summary_s = time.perf_counter() - started
     started = time.perf_counter()
-    kpis = compute_kpis(engine, "main", now=now, summary=summary)
+    parts: dict[str, float] = {}
+    with contextmanager(profiled)(parts):
+        kpis = compute_kpis(engine, "main", now=now, summary=summary)
     rest_s = time.perf_counter() - started
     total = summary_s + rest_s
     flag = "" if total <= TARGET_KPI_S else "  > target"
@@ -76,6 +132,7 @@ def kpi_times(engine: Engine, label: str) -> tuple[float, float]:
         f"figures {rest_s:.2f} s){flag}; active {kpis.active_patients:,}, "
         f"production this month {kpis.production[-1]:,}"
     )
+    print("  figures by part: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     return summary_s, rest_s
 
 
@@ -138,54 +195,72 @@ def measure(engine: Engine, label: str, requests: int) -> None:
 
 
 @contextmanager
-def sqlite_store(count: int, visits: int) -> Iterator[Engine]:
+def sqlite_store(path: str | None, args: argparse.Namespace) -> Iterator[Engine]:
     with tempfile.TemporaryDirectory() as folder:
-        engine = create_store_engine(f"sqlite:///{folder}/bench.sqlite")
-        fill(engine, count, visits)
+        engine = create_store_engine(f"sqlite:///{path or folder + '/bench.sqlite'}")
+        fill(engine, args.patients, args.visits, args.treatment)
         yield engine
         engine.dispose()
 
 
 @contextmanager
-def postgres_store(count: int, visits: int) -> Iterator[Engine]:
-    admin = create_engine(PG_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
-        connection.execute(text(f"CREATE SCHEMA {PG_SCHEMA}"))
+def postgres_store(keep: bool, args: argparse.Namespace) -> Iterator[Engine]:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": PG_DATABASE}
+        ).scalar()
+        if not exists:
+            connection.execute(text(f"CREATE DATABASE {PG_DATABASE}"))
     try:
-        engine = create_store_engine(f"{PG_URL}?options=-csearch_path%3D{PG_SCHEMA}")
-        fill(engine, count, visits)
+        url = make_url(PG_URL).set(database=PG_DATABASE)
+        engine = create_store_engine(url.render_as_string(hide_password=False))
+        fill(engine, args.patients, args.visits, args.treatment)
         yield engine
         engine.dispose()
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE"))
+        if not keep:
+            with admin.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"))
         admin.dispose()
 
 
-def run(engine: Engine, label: str, requests: int) -> None:
+def run(engine: Engine, label: str, requests: int, pages: bool = True) -> None:
     with engine.connect() as connection:
         apts = connection.execute(select(func.count()).select_from(appointments)).scalar_one()
         procs = connection.execute(select(func.count()).select_from(procedure_logs)).scalar_one()
     label = f"{label} ({apts:,} appointments, {procs:,} procedures)"
     kpi_times(engine, label)
-    measure(engine, label, requests)
+    if pages:
+        measure(engine, label, requests)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument(
-        "--visits", type=int, default=15, help="hygiene visits per patient, at most"
+        "--visits", type=int, default=18, help="hygiene visits per patient, at most"
+    )
+    parser.add_argument(
+        "--treatment", type=float, default=0.8, help="treatment procedures per visit, mean"
     )
     parser.add_argument("--requests", type=int, default=30, help="per page")
-    parser.add_argument("--sqlite-only", action="store_true")
+    parser.add_argument("--only", choices=("sqlite", "postgresql"))
+    parser.add_argument("--sqlite-file", help="keep the SQLite store here (reused if filled)")
+    parser.add_argument("--kpis-only", action="store_true", help="no page timings")
+    parser.add_argument("--keep-pg", action="store_true", help=f"keep {PG_DATABASE}")
     args = parser.parse_args()
-    with sqlite_store(args.patients, args.visits) as engine:
-        run(engine, f"SQLite, {args.patients:,} patients", args.requests)
-    if not args.sqlite_only:
-        with postgres_store(args.patients, args.visits) as engine:
-            run(engine, f"PostgreSQL, {args.patients:,} patients", args.requests)
+    if args.only != "postgresql":
+        with sqlite_store(args.sqlite_file, args) as engine:
+            run(engine, f"SQLite, {args.patients:,} patients", args.requests, not args.kpis_only)
+    if args.only != "sqlite":
+        with postgres_store(args.keep_pg, args) as engine:
+            run(
+                engine,
+                f"PostgreSQL, {args.patients:,} patients",
+                args.requests,
+                not args.kpis_only,
+            )
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from odbridge.store.schema_visits import (
     recall_types,
     recalls,
 )
-from tests.helpers import fill_store
+from tests.helpers import bulk_insert, fill_store
 
 EXAM = ("D0120", Decimal("55.00"))
 PROPHY = ("D1110", Decimal("95.00"))
@@ -59,12 +59,11 @@ def _insert(engine: Engine, table: Any, rows: Iterator[dict[str, Any]]) -> int:
         for row in rows:
             batch.append(row)
             if len(batch) == BATCH:
-                connection.execute(insert(table), batch)
+                bulk_insert(connection, table, batch)
                 count += len(batch)
                 batch = []
-        if batch:
-            connection.execute(insert(table), batch)
-            count += len(batch)
+        bulk_insert(connection, table, batch)
+        count += len(batch)
     return count
 
 
@@ -140,8 +139,11 @@ def fill_visits(
     now: datetime,
     seed: int = 1,
     visits_per_patient: int = 10,
+    treatment_per_visit: float = 0.15,
 ) -> dict[str, int]:
-    """Patients, reference tables, appointments, procedures and recalls for ``practice``."""
+    """Patients, reference tables, appointments, procedures and recalls for ``practice``;
+    a completed hygiene visit has ``treatment_per_visit`` treatment procedures on average
+    (beside the exam, prophy and half the time bitewings)."""
     fill_store(engine, practice, count, seed)
     fill_reference(engine, practice, now)
     with engine.connect() as connection:
@@ -246,7 +248,10 @@ def fill_visits(
             if not broken:
                 for code in (EXAM, PROPHY) + ((BITEWINGS,) if rng.random() < 0.5 else ()):
                     procedure(pat, code, when.date(), "C", apt)
-                if rng.random() < 0.15:
+                extra_treatment = int(treatment_per_visit)
+                if rng.random() < treatment_per_visit - extra_treatment:
+                    extra_treatment += 1
+                for _ in range(extra_treatment):
                     procedure(
                         pat,
                         TREATMENT[rng.randrange(4)],

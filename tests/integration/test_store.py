@@ -133,3 +133,30 @@ def test_a_version_3_store_gets_the_covering_visit_indexes(store_url: str) -> No
         ]
     finally:
         engine.dispose()
+
+
+def test_a_version_5_store_gets_the_covering_kpi_indexes(store_url: str) -> None:
+    from sqlalchemy import inspect, text
+
+    old = create_store_engine(store_url)
+    with old.begin() as connection:  # the narrower indexes of schema 5
+        connection.execute(text("DROP INDEX ix_recalls_patient"))
+        connection.execute(text("CREATE INDEX ix_recalls_patient ON recalls (practice, pat_num)"))
+        connection.execute(schema_version.delete())
+        connection.execute(schema_version.insert().values(version=5))
+    old.dispose()
+    engine = create_store_engine(store_url)
+    try:
+        recalls = {i["name"]: i["column_names"] for i in inspect(engine).get_indexes("recalls")}
+        assert recalls["ix_recalls_patient"][:4] == [
+            "practice",
+            "pat_num",
+            "date_due",
+            "date_scheduled",
+        ]
+        procedures = {
+            i["name"]: i["column_names"] for i in inspect(engine).get_indexes("procedure_logs")
+        }
+        assert procedures["ix_procedures_status_date"][-2:] == ["apt_num", "pat_num"]
+    finally:
+        engine.dispose()

@@ -82,11 +82,23 @@ def _add_access_tables(connection: Any) -> None:
         )
 
 
+def _kpi_covering_indexes(connection: Any) -> None:
+    """6: planned treatment (its appointment and patient) and the recall figures (due,
+    scheduled, disabled) are read from the procedures' and recalls' indexes alone."""
+    wanted = {"ix_procedures_status_date", "ix_recalls_patient"}
+    for table in (schema_visits.procedure_logs, schema_visits.recalls):
+        for index in table.indexes:
+            if index.name in wanted:
+                connection.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+                index.create(connection)
+
+
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     2: _add_visit_tables,
     3: _sync_v2_columns,
     4: _visit_covering_indexes,
     5: _add_access_tables,
+    6: _kpi_covering_indexes,
 }
 """version → function(connection) that upgrades a store from ``version - 1``."""
 

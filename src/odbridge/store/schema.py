@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bump with every change to the tables, and add its migration to ``db.MIGRATIONS``."""
 
 metadata = MetaData()

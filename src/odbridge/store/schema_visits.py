@@ -191,8 +191,8 @@ procedure_logs = _table(
     Column("is_date_prosth_est", Boolean),
     Column("sec_date_entry", DateTime),
 )
-# production by day and provider (covering: read from the index alone); planned treatment;
-# a patient's chart
+# Covering: production by day and provider, and planned treatment on no appointment (per
+# patient, with its value), are read from the index alone; a patient's chart by PatNum.
 Index(
     "ix_procedures_status_date",
     procedure_logs.c.practice,
@@ -203,6 +203,8 @@ Index(
     procedure_logs.c.unit_qty,
     procedure_logs.c.base_units,
     procedure_logs.c.missing_since,
+    procedure_logs.c.apt_num,
+    procedure_logs.c.pat_num,
 )
 Index("ix_procedures_patient", procedure_logs.c.practice, procedure_logs.c.pat_num)
 
@@ -225,7 +227,18 @@ recalls = _table(
     Column("priority", String(40)),
     Column("time_pattern_override", String(255)),
 )
-Index("ix_recalls_patient", recalls.c.practice, recalls.c.pat_num)
+# Covering: the recall figures and the overdue list, per patient of status Patient.
+Index(
+    "ix_recalls_patient",
+    recalls.c.practice,
+    recalls.c.pat_num,
+    recalls.c.date_due,
+    recalls.c.date_scheduled,
+    recalls.c.is_disabled,
+    recalls.c.disable_until_date,
+    recalls.c.missing_since,
+    recalls.c.recall_type_num,
+)
 Index("ix_recalls_due", recalls.c.practice, recalls.c.date_due)
 
 recall_types = _table(

@@ -312,8 +312,7 @@ def compute_kpis(
             ),
             n,
         )
-        production = _production(connection, practice, months, today)
-        by_provider = _production_by_provider(connection, practice, months, today)
+        production, by_provider = _production(connection, practice, months, today)
         visit_counts = _appointments_by_month(connection, practice, edges_dt, now)
         recall = _recall_counts(connection, practice, today)
         tp_rows = tp_unscheduled(connection, practice, summary.active_status)
@@ -362,11 +361,12 @@ def _month_index(months: Sequence[date], day: date) -> int:
 
 def _production(
     connection: Any, practice: Practices, months: Sequence[date], today: date
-) -> list[Any]:
-    """Production per month: summed per day in SQL (read from the covering index), per
-    month here (no dialect's date functions)."""
+) -> tuple[list[Decimal], list[tuple[int | None, str, Decimal, Decimal]]]:
+    """Production per month, and per provider (this month, last 12 months), in one pass:
+    summed per provider and day in SQL (read from the covering index alone), per month
+    here (no dialect's date functions)."""
     query = (
-        select(PR.proc_date, func.sum(_value()))
+        select(PR.prov_num, PR.proc_date, func.sum(_value()))
         .where(
             *_scope(PR.practice, practice),
             PR.proc_status == PROC_COMPLETE,
@@ -374,46 +374,28 @@ def _production(
             PR.proc_date <= today,
             PR.missing_since.is_(None),
         )
-        .group_by(PR.proc_date)
-    )
-    values: list[Any] = [Decimal(0)] * len(months)
-    for day, value in connection.execute(query):
-        values[_month_index(months, day)] += Decimal(str(value or 0))
-    return values
-
-
-def _production_by_provider(
-    connection: Any, practice: Practices, months: Sequence[date], today: date
-) -> list[tuple[int | None, str, Decimal, Decimal]]:
-    this_month = months[-1]
-    year_start = months[-12]
-    query = (
-        select(PR.prov_num, PR.proc_date, func.sum(_value()))
-        .where(
-            *_scope(PR.practice, practice),
-            PR.proc_status == PROC_COMPLETE,
-            PR.proc_date >= year_start,
-            PR.proc_date <= today,
-            PR.missing_since.is_(None),
-        )
         .group_by(PR.prov_num, PR.proc_date)
     )
+    by_month: list[Decimal] = [Decimal(0)] * len(months)
+    this_month, year_start = months[-1], months[-12]
     totals: dict[int | None, list[Decimal]] = {}
     for num, day, value in connection.execute(query):
-        key = None if num is None else int(num)
-        pair = totals.setdefault(key, [Decimal(0), Decimal(0)])
         amount = Decimal(str(value or 0))
+        by_month[_month_index(months, day)] += amount
+        if day < year_start:
+            continue
+        pair = totals.setdefault(None if num is None else int(num), [Decimal(0), Decimal(0)])
         pair[1] += amount
         if day >= this_month:
             pair[0] += amount
     abbrs = dict(
         connection.execute(select(PV.prov_num, PV.abbr).where(*_scope(PV.practice, practice))).all()
     )
-    result = [
+    by_provider = [
         (num, abbrs.get(num) or (f"#{num}" if num else "(none)"), _money(m), _money(y))
         for num, (m, y) in totals.items()
     ]
-    return sorted(result, key=lambda r: (-r[3], r[1]))
+    return by_month, sorted(by_provider, key=lambda r: (-r[3], r[1]))
 
 
 def _appointments_by_month(
