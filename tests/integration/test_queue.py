@@ -82,6 +82,11 @@ def test_queued_practices_are_each_synced_once_by_a_worker(
                 .order_by(sync_runs.c.practice)
             ).all()
             assert [tuple(r) for r in runs] == [("p1", 1), ("p2", 1), ("p3", 1)]
+            # each job ran once: jobs started together on a new store do not race to create it
+            attempts = connection.execute(
+                text("SELECT attempts FROM procrastinate_jobs WHERE queue_name = 'sync'")
+            ).scalars()
+            assert list(attempts) == [1, 1, 1]
     finally:
         store.dispose()
     status = runner.invoke(app, ["status", "--db", store_url], env=env)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,18 +82,24 @@ def make_app(url: str, schedule: Schedule | None = None) -> procrastinate.App:
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)),
     )
-    engines: dict[str, Engine] = {}
+    engines: list[Engine] = []
+    guard = threading.Lock()
+
+    def store() -> Engine:
+        """One engine (one pool) for all the jobs this worker runs at once."""
+        with guard:
+            if not engines:
+                engines.append(create_store_engine(url))
+            return engines[0]
 
     @app.task(name=TASK, queue=QUEUE, retry=RETRY)
     def sync_practice_job(
         practice: str, visits: bool = False, history_years: int = DEFAULT_HISTORY_YEARS
     ) -> None:
-        if url not in engines:
-            engines[url] = create_store_engine(url)
         profile = resolve_profile(practice)
         profile.require_keys()
         summaries = sync_practice_and_visits(
-            engines[url],
+            store(),
             profile,
             visits=VisitOptions(history_years=history_years) if visits else None,
         )
@@ -146,6 +153,12 @@ class Deferred:
     """None: the practice was already queued (its queueing lock refused a second job)."""
 
 
+def prepare_store(url: str) -> None:
+    """Create (or upgrade) the store's own tables now, once, rather than in the first jobs
+    of several workers at the same moment (they would race to create them)."""
+    create_store_engine(url).dispose()
+
+
 async def _defer(app: procrastinate.App, practice: str, options: JobOptions) -> Deferred:
     task: Any = app.tasks[TASK]
     try:
@@ -161,7 +174,7 @@ def defer_syncs(
     url: str, practices: list[str], options: JobOptions | None = None
 ) -> list[Deferred]:
     """Queue one sync job per practice; a practice already waiting is not queued twice."""
-    ensure_queue_schema(url)
+    ensure_queue_schema(url, then=lambda: prepare_store(url))
     app = make_app(url)
 
     async def defer_all() -> list[Deferred]:
@@ -183,7 +196,7 @@ def run_worker(
     ``until_empty`` until no job is left. First, jobs of workers silent for
     ``stalled_after`` seconds go back to the queue (then every minute, periodically).
     With ``schedule`` the worker also queues every practice at each of its ticks."""
-    ensure_queue_schema(url)
+    ensure_queue_schema(url, then=lambda: prepare_store(url))
     app = make_app(url, schedule)
 
     async def work() -> None:

@@ -13,7 +13,7 @@ Procrastinate >= :data:`BASELINE`) is adopted as holding every migration older t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -170,53 +170,64 @@ def migrate_queue_schema(
     pending migrations: workers use that, upgrades are an explicit ``queue migrate``.
     ``up_to`` stops at that Procrastinate version's schema (a new schema is then built from
     the migrations, not from ``schema.sql``)."""
+    with _connect(url) as connection:
+        return _migrate(connection, apply=apply, up_to=up_to)
+
+
+def _migrate(
+    connection: psycopg.Connection[Any], *, apply: bool, up_to: tuple[int, int, int] | None
+) -> MigrationReport:
     installed = version("procrastinate")
     wanted = [m for m in available_migrations() if up_to is None or migration_version(m) <= up_to]
     report = MigrationReport(procrastinate=installed)
-    with _connect(url) as connection:
-        building = False
-        if not _exists(connection, TRACKING_TABLE):
-            connection.execute(
-                "CREATE TABLE odbridge_queue_migrations (migration text PRIMARY KEY, "
-                "procrastinate text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-            )
-            if _exists(connection, "procrastinate_jobs"):
-                report.adopted = True
-                _record(connection, [m for m in wanted if migration_version(m) < BASELINE], "-")
-            elif up_to is None:
-                connection.execute(SchemaManager.get_schema())
-                _record(connection, wanted, installed)
-                report.created = True
-            else:  # from the first migration on, up to ``up_to``
-                building = report.created = True
+    building = False
+    if not _exists(connection, TRACKING_TABLE):
+        connection.execute(
+            "CREATE TABLE odbridge_queue_migrations (migration text PRIMARY KEY, "
+            "procrastinate text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        if _exists(connection, "procrastinate_jobs"):
+            report.adopted = True
+            _record(connection, [m for m in wanted if migration_version(m) < BASELINE], "-")
+        elif up_to is None:
+            connection.execute(SchemaManager.get_schema())
+            _record(connection, wanted, installed)
+            report.created = True
+        else:  # from the first migration on, up to ``up_to``
+            building = report.created = True
+        connection.commit()
+    rows = connection.execute("SELECT migration FROM odbridge_queue_migrations").fetchall()
+    done = {str(row[0]) for row in rows}
+    unknown = sorted(done - set(available_migrations()))
+    if unknown:
+        raise QueueError(
+            f"The queue's schema has a migration this Procrastinate ({installed}) does not "
+            f"know ({unknown[-1]}): it was upgraded by a newer odbridge. Upgrade odbridge "
+            "on this machine to the version the other machines run."
+        )
+    pending = [m for m in wanted if m not in done]
+    if apply or building:
+        for name in pending:
+            connection.execute(_sql(name))
+            _record(connection, [name], installed)
             connection.commit()
-        rows = connection.execute("SELECT migration FROM odbridge_queue_migrations").fetchall()
-        done = {str(row[0]) for row in rows}
-        unknown = sorted(done - set(available_migrations()))
-        if unknown:
-            raise QueueError(
-                f"The queue's schema has a migration this Procrastinate ({installed}) does not "
-                f"know ({unknown[-1]}): it was upgraded by a newer odbridge. Upgrade odbridge "
-                "on this machine to the version the other machines run."
-            )
-        pending = [m for m in wanted if m not in done]
-        if apply or building:
-            for name in pending:
-                connection.execute(_sql(name))
-                _record(connection, [name], installed)
-                connection.commit()
-                report.applied.append(name)
-        else:
-            report.pending = pending
-        report.newest = max(done | set(report.applied), default=None)
+            report.applied.append(name)
+    else:
+        report.pending = pending
+    report.newest = max(done | set(report.applied), default=None)
     return report
 
 
-def ensure_queue_schema(url: str) -> MigrationReport:
+def ensure_queue_schema(url: str, *, then: Callable[[], object] | None = None) -> MigrationReport:
     """Create the queue's schema when the store has none; refuse (:class:`QueueError`) when
     it is behind the installed Procrastinate: upgrading is ``odbridge queue migrate``, run
-    once the old workers are stopped, never a side effect of starting one."""
-    report = migrate_queue_schema(url, apply=False)
+    once the old workers are stopped, never a side effect of starting one. ``then`` runs
+    while the setup lock is still held (workers starting together prepare the store one
+    after the other)."""
+    with _connect(url) as connection:
+        report = _migrate(connection, apply=False, up_to=None)
+        if not report.pending and then is not None:
+            then()
     if report.pending:
         raise QueueError(
             f"The queue's schema is at Procrastinate {report.level}'s, older than the installed "
