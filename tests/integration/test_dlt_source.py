@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,14 @@ from odbridge.config import ConfigError
 from odbridge.integrations.dlt import CURSOR_COLUMN, REJECTED_TABLE, opendental
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import PATIENT_FIELD_NAMES
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, expected_row, source_rows
+from tests.helpers import (
+    CUST_KEY,
+    DEV_KEY,
+    SettableClock,
+    SimulatorFactory,
+    expected_row,
+    source_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -120,6 +127,32 @@ def test_patients_load_field_by_field_then_only_the_changes_merge(
     passes = query(tmp_path, by_pass + " GROUP BY t ORDER BY t")
     assert [row["n"] for row in passes] == [144, 6]
     assert passes[0]["t"] == first_time < passes[1]["t"]
+
+
+def test_the_cursor_is_the_servers_clock_at_the_first_page_minus_the_overlap(
+    simulator_factory: SimulatorFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server_clock = SettableClock(datetime(2031, 3, 9, 1, 30, 0))  # the practice's, not ours
+    sim = simulator_factory(patients=150, clock=server_clock)
+    pipeline = pipeline_in(tmp_path)
+    caplog.set_level(logging.INFO, logger="odbridge.integrations")
+    with client_for(sim) as client:
+        source = opendental(client=client, overlap_seconds=7200).with_resources("patients")
+        pipeline.run(source)
+        state = pipeline.state["sources"]["opendental"]["resources"]["patients"]
+        assert state["incremental"][CURSOR_COLUMN]["last_value"] == server_clock.now
+
+        server_clock.advance(600)
+        touched = sim.change(2)  # stamped 2031-03-09 01:40 by the server
+        pipeline.run(opendental(client=client, overlap_seconds=7200).with_resources("patients"))
+
+    assert "patients: changes since 2031-03-08 23:30:00: 2 rows" in caplog.text
+    rows = query(
+        tmp_path,
+        f"SELECT pat_num FROM opendental.patients WHERE {CURSOR_COLUMN} > ?",  # noqa: S608
+        datetime(2031, 3, 9, 1, 30, 0),
+    )
+    assert sorted(row["pat_num"] for row in rows) == sorted(touched)
 
 
 def test_the_whole_source_loads_every_table_and_merges_visit_changes(
