@@ -72,8 +72,8 @@ def test_starts_at_offset_and_is_lazy() -> None:
 
 
 def test_a_page_on_its_own_does_not_fetch() -> None:
-    page = Page([1, 2], 0, 2, 2)
-    assert page.next_page() is None
+    page = Page([1, 2], 0, 2, 2)  # full, but with no way to fetch more
+    assert [p.offset for p in page.pages()] == [0]
     assert list(page) == [1, 2]
 
 

@@ -96,7 +96,7 @@ class Page(Generic[T_co]):
         not a documented cap)."""
         return self.received == 0 or (self.received < self.limit and not self.maybe_capped)
 
-    def next_page(self) -> Page[T_co] | None:
+    def _next(self) -> Page[T_co] | None:
         """The page after this one (one request), or None when this is the last."""
         if self.is_last or self.fetch is None:
             return None
@@ -109,7 +109,7 @@ class Page(Generic[T_co]):
         page: Page[T_co] | None = self
         while page is not None:
             yield page
-            page = page.next_page()
+            page = page._next()
 
     def __iter__(self) -> Iterator[T_co]:
         for page in self.pages():
