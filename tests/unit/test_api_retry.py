@@ -27,7 +27,13 @@ from odbridge.api.errors import (
     ServerError,
 )
 from odbridge.api.pacing import Pacer
-from odbridge.api.retry import RetryPolicy, classify_status, is_transient, parse_retry_after
+from odbridge.api.retry import (
+    RetryNotice,
+    RetryPolicy,
+    classify_status,
+    is_transient,
+    parse_retry_after,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -193,10 +199,10 @@ def test_gives_up_after_max_attempts() -> None:
 
 def test_the_wait_before_a_retry_includes_the_pacers_wait() -> None:
     policy = RetryPolicy(initial=0.1, jitter=0, sleep=lambda _: None)
-    announced: list[float] = []
+    announced: list[tuple[float, bool]] = []
 
-    def note(state: RetryCallState) -> None:
-        announced.append(state.next_action.sleep if state.next_action else -1)
+    def note(notice: RetryNotice) -> None:
+        announced.append((notice.wait, notice.paced))
 
     for ready in (3.0, 0.0):
         calls = iter([ServerError(500), None])
@@ -204,12 +210,12 @@ def test_the_wait_before_a_retry_includes_the_pacers_wait() -> None:
         def ready_in(seconds: float = ready) -> float:
             return seconds
 
-        for attempt in policy.retrying(before_sleep=note, ready_in=ready_in):
+        for attempt in policy.retrying(on_retry=note, ready_in=ready_in):
             with attempt:
                 failure = next(calls)
                 if failure is not None:
                     raise failure
-    assert announced == [3.0, 0.1]  # the pacer's slot when later than the backoff
+    assert announced == [(3.0, True), (0.1, False)]  # the pacer's slot when later
 
 
 def test_pacer_ready_in_counts_down_to_the_next_free_slot() -> None:

@@ -26,7 +26,6 @@ from typing import Any, TypeVar, Unpack
 
 import httpx
 from pydantic import SecretStr
-from tenacity import RetryCallState
 
 from odbridge.api import logsafe
 from odbridge.api.appointments import Appointments, HistAppointments
@@ -45,7 +44,7 @@ from odbridge.api.patients import Patients
 from odbridge.api.procedures import ProcedureLogs
 from odbridge.api.recalls import RecallList, Recalls, RecallTypes
 from odbridge.api.reference import AppointmentTypes, Clinics, Definitions, Operatories, Providers
-from odbridge.api.retry import RetryPolicy, parse_retry_after
+from odbridge.api.retry import RetryNotice, RetryPolicy, parse_retry_after
 from odbridge.config import (
     ConnectionArgs,
     Mode,
@@ -386,7 +385,7 @@ class Client:
         attempts = 0
         try:
             retrying = self.retry_policy.retrying(
-                before_sleep=self._before_retry, ready_in=self._pacer.ready_in
+                on_retry=self._before_retry, ready_in=self._pacer.ready_in
             )
             for attempt in retrying:
                 with attempt:
@@ -397,24 +396,10 @@ class Client:
             raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def _before_retry(self, state: RetryCallState) -> None:
-        """Count and log a retry; the wait said is the real one (backoff or pacer, whichever
-        is longer: see :meth:`RetryPolicy.retrying`)."""
+    def _before_retry(self, notice: RetryNotice) -> None:
+        """Count and log a retry, saying the real wait (backoff or pacer, the longer)."""
         self.stats.add(retries=1)
-        outcome = state.outcome
-        exc = outcome.exception() if outcome is not None else None
-        reason = f"HTTP {exc.status}" if isinstance(exc, OpenDentalError) and exc.status else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.info(
-            "retrying after %s (attempt %d of %d) in %.2f s%s",
-            reason or type(exc).__name__,
-            state.attempt_number + 1,
-            self.retry_policy.max_attempts,
-            wait,
-            " (the rate limit's next free slot)"
-            if self._pacer.ready_in() >= wait - 0.001 > 0
-            else "",
-        )
+        log.info("%s", notice.describe())
 
     def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> bytes:
         """One paced request; the body of a 2xx answer, else the error for its status."""

@@ -34,6 +34,7 @@ from odbridge.api.errors import ConnectionFailedError, OpenDentalError, RateLimi
 __all__ = [
     "PERMANENT_STATUSES",
     "TRANSIENT_STATUSES",
+    "RetryNotice",
     "RetryPolicy",
     "classify_status",
     "is_transient",
@@ -130,19 +131,37 @@ class RetryPolicy:
     def retrying(
         self,
         *,
-        before_sleep: Callable[[RetryCallState], None] | None = None,
+        on_retry: Callable[[RetryNotice], None] | None = None,
         ready_in: Callable[[], float] | None = None,
     ) -> Retrying:
         """A tenacity ``Retrying`` that re-raises the last error when attempts run out.
 
         ``ready_in()`` is how long until the next request may start anyway (the pacer's
-        slot): the pause before a retry is the longer of the two, so the wait announced to
-        ``before_sleep`` (``state.next_action.sleep``) is the real one.
+        slot): the pause before a retry is the longer of it and the backoff, and
+        ``on_retry`` is told that real pause (and which of the two set it) before it starts.
         """
+        paced = False
 
         def wait(state: RetryCallState) -> float:
+            nonlocal paced
             backoff = self.wait_seconds(state)
-            return max(backoff, ready_in()) if ready_in is not None else backoff
+            slot = ready_in() if ready_in is not None else 0.0
+            paced = slot > backoff
+            return max(backoff, slot)
+
+        def before_sleep(state: RetryCallState) -> None:
+            if on_retry is None:
+                return
+            outcome = state.outcome
+            on_retry(
+                RetryNotice(
+                    error=outcome.exception() if outcome is not None else None,
+                    attempt=state.attempt_number + 1,
+                    of=self.max_attempts,
+                    wait=state.next_action.sleep if state.next_action else 0.0,
+                    paced=paced,
+                )
+            )
 
         return Retrying(
             retry=retry_if_exception(is_transient),
@@ -152,6 +171,32 @@ class RetryPolicy:
             sleep=self.sleep,
             reraise=True,
         )
+
+
+@dataclass(frozen=True)
+class RetryNotice:
+    """A retry about to happen: after which error, which attempt, and the real pause."""
+
+    error: BaseException | None
+    attempt: int
+    """The attempt about to be made (the first try is 1)."""
+    of: int
+    """The most attempts the policy makes."""
+    wait: float
+    """Seconds until it: the longer of the backoff and the pacer's next free slot."""
+    paced: bool
+    """True when the pacer's slot, not the backoff, set the pause."""
+
+    def describe(self) -> str:
+        """``retrying after HTTP 500 (attempt 2 of 6) in 0.98 s (…)``: the real wait."""
+        error = self.error
+        if isinstance(error, OpenDentalError) and error.status:
+            reason = f"HTTP {error.status}"
+        else:
+            reason = type(error).__name__
+        why = " (the rate limit's next free slot)" if self.paced else ""
+        attempt = f"attempt {self.attempt} of {self.of}"
+        return f"retrying after {reason} ({attempt}) in {self.wait:.2f} s{why}"
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
