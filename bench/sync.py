@@ -1,16 +1,22 @@
 """Sync benchmarks: pacing efficiency, incremental cost, client CPU per 1,000 rows, peak RSS.
 
-Run: .venv/bin/python bench/sync.py [--quick]
+Run: .venv/bin/python bench/sync.py [--quick] [--only pacing|cpu|rss ...] [--db sqlite|postgresql]
+     [--pg-url URL] [--runs N] [--profile FILE]
 
 Prints:
 - full sync wall time / (pages x interval) at a paced interval (target <= 1.02, 0 throttled)
 - requests of an incremental sync after K changes vs ceil(K/100) + 1
-- client CPU per 1,000 rows, parse + upsert into SQLite (target <= 50 ms)
+- client CPU per 1,000 rows of a full Local API sync into SQLite and PostgreSQL (process CPU
+  time, not wall time; target <= 50 ms for parse + upsert): the whole run, the part spent
+  fetching the same pages' bytes over HTTP, and the difference (parse + upsert). PostgreSQL
+  runs in a schema of its own (odbridge_bench_cpu) on --pg-url, dropped afterwards.
 - peak RSS of `odbridge sync` for 10,000 and 100,000 patients (target: flat, < 200 MB)
 """
 
 from __future__ import annotations
 
+import argparse
+import cProfile
 import math
 import os
 import resource
@@ -23,6 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _support import CUST, DEV, ODBRIDGE, SimulatorProcess
+from sqlalchemy import create_engine, text
 
 from odbridge.api.client import Client
 from odbridge.store.db import create_store_engine
@@ -66,22 +73,78 @@ def client_for(sim: SimulatorProcess, interval: float) -> Client:
     return Client(DEV, CUST, base_url=sim.base_url, mode="remote", rate_interval=interval, env={})
 
 
-def cpu_per_thousand(patients: int) -> None:
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_SCHEMA = "odbridge_bench_cpu"
+
+
+class BenchStore:
+    """A fresh store for one run: a SQLite file, or a PostgreSQL schema of its own."""
+
+    def __init__(self, kind: str, folder: str, pg_url: str, run: int) -> None:
+        self.kind, self.pg_url = kind, pg_url
+        self.schema = f"{PG_SCHEMA}_{run}"
+        if kind == "sqlite":
+            self.url = f"sqlite:///{folder}/bench-{run}.sqlite"
+        else:
+            self._admin(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+            self._admin(f'CREATE SCHEMA "{self.schema}"')
+            self.url = f"{pg_url}?options=-csearch_path%3D{self.schema}"
+
+    def _admin(self, sql: str) -> None:
+        admin = create_engine(self.pg_url)
+        with admin.begin() as connection:
+            connection.execute(text(sql))
+        admin.dispose()
+
+    def drop(self) -> None:
+        if self.kind != "sqlite":
+            self._admin(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+
+
+def transport_cpu(client: Client, patients: int) -> float:
+    """CPU seconds to fetch the bytes of every page of the listing (HTTP, no parsing)."""
+    limit = client.page_size
+    cpu = time.process_time()
+    for offset in range(0, patients + 1, limit):
+        client.get_parsed("/patients/Simple", {"Limit": limit, "Offset": offset}, bytes)
+    return time.process_time() - cpu
+
+
+def cpu_per_thousand(
+    patients: int, kinds: list[str], pg_url: str, runs: int, profile: str | None
+) -> None:
     with (
         SimulatorProcess("--patients", str(patients), "--mode", "local") as sim,
         tempfile.TemporaryDirectory() as folder,
     ):
-        engine = create_store_engine(f"sqlite:///{folder}/bench.sqlite")
-        with Client(DEV, CUST, base_url=sim.base_url, mode="local", env={}) as client:
-            cpu = time.process_time()
-            wall = time.perf_counter()
-            ResourceSync(engine, client, "bench").run("full")
-            cpu = time.process_time() - cpu
-            wall = time.perf_counter() - wall
-        print(
-            f"client CPU per 1,000 rows (HTTP + parse + upsert, SQLite): "
-            f"{cpu / patients * 1000 * 1000:.1f} ms  (wall {wall:.1f}s for {patients} rows)"
-        )
+        for run in range(runs):
+            for kind in kinds:
+                store = BenchStore(kind, folder, pg_url, run)
+                try:
+                    engine = create_store_engine(store.url)
+                    with Client(DEV, CUST, base_url=sim.base_url, mode="local", env={}) as client:
+                        profiler = cProfile.Profile(time.process_time) if profile else None
+                        cpu = time.process_time()
+                        wall = time.perf_counter()
+                        if profiler is not None:
+                            profiler.enable()
+                        ResourceSync(engine, client, "bench").run("full")
+                        if profiler is not None:
+                            profiler.disable()
+                            profiler.dump_stats(f"{profile}.{kind}.{run}")
+                        cpu = time.process_time() - cpu
+                        wall = time.perf_counter() - wall
+                        http = transport_cpu(client, patients)
+                    engine.dispose()
+                finally:
+                    store.drop()
+                per = 1_000_000 / patients
+                print(
+                    f"client CPU per 1,000 rows, Local API full sync, {kind:<10} run {run + 1}: "
+                    f"total {cpu * per:6.1f} ms = HTTP {http * per:5.1f} ms + parse & upsert "
+                    f"{(cpu - http) * per:6.1f} ms  (wall {wall:.1f}s for {patients} rows)",
+                    flush=True,
+                )
 
 
 def peak_rss(patients: int) -> None:
@@ -116,11 +179,29 @@ def peak_rss(patients: int) -> None:
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
-    pacing(2000 if quick else 5000, 0.2)
-    cpu_per_thousand(5000 if quick else 20000)
-    for n in (10_000,) if quick else (10_000, 100_000):
-        peak_rss(n)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller practices")
+    parser.add_argument(
+        "--only", action="append", choices=("pacing", "cpu", "rss"), help="run only these"
+    )
+    parser.add_argument(
+        "--db", action="append", choices=("sqlite", "postgresql"), help="CPU: which stores"
+    )
+    parser.add_argument("--pg-url", default=PG_URL, help="CPU: the PostgreSQL server")
+    parser.add_argument("--runs", type=int, default=1, help="CPU: runs of each store")
+    parser.add_argument("--patients", type=int, help="CPU: patients (default 20,000)")
+    parser.add_argument("--profile", help="CPU: write cProfile stats to FILE.<db>.<run>")
+    args = parser.parse_args()
+    only = set(args.only or ("pacing", "cpu", "rss"))
+    if "pacing" in only:
+        pacing(2000 if args.quick else 5000, 0.2)
+    if "cpu" in only:
+        patients = args.patients or (5000 if args.quick else 20000)
+        kinds = args.db or ["sqlite", "postgresql"]
+        cpu_per_thousand(patients, kinds, args.pg_url, args.runs, args.profile)
+    if "rss" in only:
+        for n in (10_000,) if args.quick else (10_000, 100_000):
+            peak_rss(n)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 from odbridge.api.errors import ResponseFormatError
-from odbridge.api.models import ApiModel
+from odbridge.api.models import ApiModel, validate_whole_page
 
 __all__ = ["KNOWN_CAPS", "Page", "RejectedRow", "parse_page"]
 
@@ -142,10 +142,12 @@ def _raw_key(model: type[ApiModel], data: object) -> int | None:
 def parse_page(model: type[M], body: bytes, *, offset: int, limit: int, path: str) -> Page[M]:
     """One raw answer of a listing as a :class:`Page`, each row validated on its own.
 
-    A row that does not validate is returned in ``rejected`` (position, key, field, problem;
-    never its value) and the rest of the page is kept. A body that is not whole JSON raises
-    :class:`ResponseFormatError` with ``truncated`` (retried); one that is not an array of
-    rows raises it without. ``server_time`` is the first valid row's ``serverDateTime``.
+    The whole page is validated at once first (fast); only when that fails is it validated
+    row by row, so one bad row never costs the page. A row that does not validate is
+    returned in ``rejected`` (position, key, field, problem; never its value) and the rest
+    of the page is kept. A body that is not whole JSON raises :class:`ResponseFormatError`
+    with ``truncated`` (retried); one that is not an array of rows raises it without.
+    ``server_time`` is the first valid row's ``serverDateTime``.
     """
     try:
         data = json.loads(body, parse_float=Decimal)
@@ -158,6 +160,9 @@ def parse_page(model: type[M], body: bytes, *, offset: int, limit: int, path: st
         ) from None
     if not isinstance(data, list):
         raise ResponseFormatError("expected a JSON array of rows", method="GET", path=path)
+    whole = validate_whole_page(model, data)
+    if whole is not None:  # the common case: every row valid, validated at once
+        return Page(whole, offset, limit, len(data), (), _server_time(whole), path=path)
     items: list[M] = []
     rejected: list[RejectedRow] = []
     for index, row in enumerate(data):
@@ -167,10 +172,11 @@ def parse_page(model: type[M], body: bytes, *, offset: int, limit: int, path: st
             rejected.append(
                 RejectedRow(offset + index, _raw_key(model, row), exc.field, exc.problem)
             )
-    server_time = next(
-        (s for s in (getattr(item, "server_date_time", None) for item in items) if s), None
-    )
-    return Page(items, offset, limit, len(data), tuple(rejected), server_time, path=path)
+    return Page(items, offset, limit, len(data), tuple(rejected), _server_time(items), path=path)
+
+
+def _server_time(items: list[M]) -> datetime | None:
+    return next((s for s in (getattr(item, "server_date_time", None) for item in items) if s), None)
 
 
 def with_fetch(page: Page[M], fetch: FetchPage[M]) -> Page[M]:

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table
@@ -115,19 +116,23 @@ _ENUM_FIELDS = (
 )
 
 
+_PATIENT_VALUES = itemgetter(*PATIENT_FIELD_NAMES)
+_ENUM_PLACES = tuple(PATIENT_FIELD_NAMES.index(name) for name in _ENUM_FIELDS)
+
+
 def patient_row(model: ApiModel) -> Row:
     """A Patient as a ``patients`` row: typed columns, unknown fields in ``extra``.
 
     Enum members become plain text (database drivers would otherwise store their names).
     """
-    data = model.__dict__
-    row: Row = {name: data[name] for name in PATIENT_FIELD_NAMES}
-    for name in _ENUM_FIELDS:
-        value = row[name]
+    values = list(_PATIENT_VALUES(model.__dict__))
+    for place in _ENUM_PLACES:
+        value = values[place]
         if isinstance(value, Enum):
-            row[name] = value.value
+            values[place] = value._value_
     extra = dict(model.__pydantic_extra__) if model.__pydantic_extra__ else None
-    row["row_hash"] = row_digest(tuple(row.values()), extra)
+    row: Row = dict(zip(PATIENT_FIELD_NAMES, values, strict=True))
+    row["row_hash"] = row_digest(tuple(values), extra)
     row["extra"] = extra
     return row
 

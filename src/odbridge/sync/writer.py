@@ -3,17 +3,24 @@
 Rows are compared by a digest of their content: re-reading an unchanged row writes nothing.
 Everything here runs inside the caller's transaction, so a page and its checkpoint commit
 together.
+
+A page's rows go to the database through the driver, not one SQLAlchemy parameter set at a
+time (which cost more than parsing the page): one ``executemany`` of a prepared
+``INSERT … ON CONFLICT DO UPDATE`` on SQLite, a ``COPY`` into a staging table and one
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` on PostgreSQL. Values are converted by the
+dialect's own bind processors, so they are stored exactly as SQLAlchemy stores them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import json
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.engine import Connection
 
 from odbridge.api.models import ApiModel
@@ -24,6 +31,29 @@ __all__ = ["RowWriter", "Written"]
 CHUNK = 500
 """Keys per statement (SQLite limits the parameters of one statement)."""
 
+_BOOKKEEPING = ("practice", "first_seen_at", "last_synced_at", "missing_since", "seen_pass")
+
+
+# The statements, by database. Only identifiers of our own tables (quoted by the dialect)
+# are put into them; every value is bound.
+_SQLITE = {
+    "existing": "SELECT {key}, row_hash, missing_since, seen_pass FROM {table} "
+    "WHERE practice = ? AND {key} IN (SELECT value FROM json_each(?))",
+    "seen": "UPDATE {table} SET seen_pass = ? "
+    "WHERE practice = ? AND {key} IN (SELECT value FROM json_each(?))",
+    "insert": "INSERT INTO {table} ({columns}) VALUES ({marks})",
+}
+_POSTGRESQL = {
+    "existing": "SELECT {key}, row_hash, missing_since, seen_pass FROM {table} "
+    "WHERE practice = %s AND {key} = ANY(%s)",
+    "seen": "UPDATE {table} SET seen_pass = %s WHERE practice = %s AND {key} = ANY(%s)",
+    "make_stage": "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)",
+    "copy": "COPY {stage} ({columns}) FROM STDIN",
+    "insert": "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}",
+    "clear_stage": "TRUNCATE {stage}",
+}
+_ON_CONFLICT = "ON CONFLICT (practice, {key}) DO UPDATE SET {sets}"
+
 
 @dataclass(frozen=True)
 class Written:
@@ -31,6 +61,77 @@ class Written:
 
     inserted: int = 0
     updated: int = 0
+
+
+class _Statements:
+    """The driver-level SQL of one table on one database, and how to bind its values."""
+
+    def __init__(self, store: Engine, table: Table, key: str) -> None:
+        dialect = store.dialect
+        self.postgresql = dialect.name == "postgresql"
+        self.columns = [c.name for c in table.columns]
+        processors: list[tuple[int, Callable[[Any], Any], Any]] = []
+        for index, column in enumerate(table.columns):
+            process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:  # (place, processor, what it makes of None: JSON 'null')
+                processors.append((index, process, process(None)))
+        self.processors = processors
+        self._in_order = itemgetter(*self.columns)
+        quote = dialect.identifier_preparer.quote
+        changing = [c for c in self.columns if c not in ("practice", key, "first_seen_at")]
+        names = {
+            "table": quote(table.name),
+            "key": quote(key),
+            "columns": ", ".join(quote(c) for c in self.columns),
+            "marks": ", ".join("?" for _ in self.columns),
+            "stage": quote(f"odbridge_stage_{table.name}"),
+        }
+        sql = _POSTGRESQL if self.postgresql else _SQLITE
+        self.existing, self.seen, self.insert = (
+            sql[n].format(**names) for n in ("existing", "seen", "insert")
+        )
+        self.make_stage, self.copy, self.clear_stage = (
+            sql.get(n, "").format(**names) for n in ("make_stage", "copy", "clear_stage")
+        )
+
+        def on_conflict(keep_seen_pass: bool) -> str:
+            chosen = [c for c in changing if not (keep_seen_pass and c == "seen_pass")]
+            sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in chosen)
+            return _ON_CONFLICT.format(key=names["key"], sets=sets)
+
+        self.upsert = {keep: f"{self.insert} {on_conflict(keep)}" for keep in (False, True)}
+
+    def keys(self, keys: Sequence[int]) -> Any:
+        """A list of keys as one parameter (an array, or JSON for SQLite's json_each)."""
+        return list(keys) if self.postgresql else json.dumps(list(keys))
+
+    def binder(
+        self, practice: str, now: datetime, seen_pass: int | None
+    ) -> Callable[[Row], tuple[Any, ...]]:
+        """A function of a row: its values in column order, converted as the dialect stores
+        them, with this write's bookkeeping columns (converted once)."""
+        book = {
+            "practice": practice,
+            "first_seen_at": now,
+            "last_synced_at": now,
+            "missing_since": None,
+            "seen_pass": seen_pass,
+        }
+        for index, process, _ in self.processors:
+            name = self.columns[index]
+            if name in book:
+                book[name] = process(book[name])
+        in_order = self._in_order
+        processors = [p for p in self.processors if self.columns[p[0]] not in book]
+
+        def bind(row: Row) -> tuple[Any, ...]:
+            out = list(in_order({**row, **book}))
+            for index, process, none in processors:
+                value = out[index]
+                out[index] = none if value is None else process(value)
+            return tuple(out)
+
+        return bind
 
 
 class RowWriter:
@@ -41,7 +142,7 @@ class RowWriter:
         self.resource = resource
         self.table = resource.table
         self._key = self.table.c[resource.key]
-        self._insert = postgresql.insert if store.dialect.name == "postgresql" else sqlite.insert
+        self._sql = _Statements(store, self.table, resource.key)
 
     def upsert(
         self,
@@ -54,66 +155,63 @@ class RowWriter:
         """Insert new rows, update changed ones (clearing ``missing_since``), skip the rest;
         with ``seen_pass``, mark every row as returned by that pass."""
         rows: dict[Any, Row] = {}
+        to_row, key_name = self.resource.to_row, self.resource.key
         for model in models:
-            row = self.resource.to_row(model)
-            rows[row[self.resource.key]] = row  # a repeat within a page: keep the last
+            row = to_row(model)
+            rows[row[key_name]] = row  # a repeat within a page: keep the last
         if not rows:
             return Written()
-        table, key = self.table, self._key
+        sql = self._sql
         existing = {
-            found[0]: (found[1], found[2])
-            for found in connection.execute(
-                select(key, table.c.row_hash, table.c.missing_since).where(
-                    table.c.practice == self.practice, key.in_(list(rows))
-                )
+            found[0]: (found[1], found[2], found[3])
+            for found in connection.exec_driver_sql(
+                sql.existing, (self.practice, sql.keys(list(rows)))
             )
         }
         inserted = updated = 0
-        writes: list[Row] = []
+        bind = sql.binder(self.practice, now, seen_pass)
+        writes: list[tuple[Any, ...]] = []
+        unmarked: list[int] = []
         for pk, row in rows.items():
             known = existing.get(pk)
             if known is not None and known[0] == row["row_hash"] and known[1] is None:
+                if seen_pass is not None and known[2] != seen_pass:
+                    unmarked.append(pk)
                 continue
             if known is None:
                 inserted += 1
             else:
                 updated += 1
-            writes.append(
-                {
-                    **row,
-                    "practice": self.practice,
-                    "first_seen_at": now,
-                    "last_synced_at": now,
-                    "missing_since": None,
-                    "seen_pass": seen_pass,
-                }
-            )
+            writes.append(bind(row))
         if writes:
-            statement = self._insert(table)
-            changing = {
-                c.name: statement.excluded[c.name]
-                for c in table.columns
-                if c.name not in ("practice", self.resource.key, "first_seen_at")
-            }
-            if seen_pass is None:
-                changing.pop("seen_pass")
-            connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c.practice, key], set_=changing
-                ),
-                writes,
-            )
-        if seen_pass is not None:
-            self.mark_seen(connection, list(rows), seen_pass)
+            self._write(connection, writes, keep_seen_pass=seen_pass is None)
+        if unmarked and seen_pass is not None:
+            self.mark_seen(connection, unmarked, seen_pass)
         return Written(inserted, updated)
+
+    def _write(
+        self, connection: Connection, writes: list[tuple[Any, ...]], *, keep_seen_pass: bool
+    ) -> None:
+        sql = self._sql
+        if not sql.postgresql:
+            connection.exec_driver_sql(sql.upsert[keep_seen_pass], writes)
+            return
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql.make_stage)
+            with cursor.copy(sql.copy) as copy:
+                for values in writes:
+                    copy.write_row(values)
+            cursor.execute(sql.upsert[keep_seen_pass])
+            cursor.execute(sql.clear_stage)
+        finally:
+            cursor.close()
 
     def mark_seen(self, connection: Connection, keys: Collection[int], seen_pass: int) -> None:
         """Note that pass ``seen_pass`` returned these rows (so they are not unlisted)."""
         if keys:
-            connection.execute(
-                update(self.table)
-                .where(self.table.c.practice == self.practice, self._key.in_(list(keys)))
-                .values(seen_pass=seen_pass)
+            connection.exec_driver_sql(
+                self._sql.seen, (seen_pass, self.practice, self._sql.keys(list(keys)))
             )
 
     def unlisted(self, connection: Connection, seen_pass: int) -> list[int]:
