@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, func, select, update
 
 from odbridge.export import ExportError, export
 from odbridge.export import run as export_run
 from odbridge.export.columns import DEFAULT_COLUMNS
 from odbridge.store.audit import entries
-from odbridge.store.schema import patients
+from odbridge.store.schema import audit_log, audit_patients, patients
 from tests.integration.test_export_support import (
     MAIN,
     NORTH,
@@ -265,6 +265,54 @@ def test_a_failure_leaves_no_file_no_secret_and_is_audited(
     )
     assert entry.detail is not None
     assert "failed=ValueError" in entry.detail
+    with store.connect() as connection:
+        first_hundred = connection.execute(
+            select(patients.c.practice, patients.c.pat_num)
+            .where(patients.c.missing_since.is_(None))
+            .order_by(patients.c.practice, patients.c.pat_num)
+            .limit(100)
+        ).all()
+    assert exported_in_audit(store) == sorted(tuple(r) for r in first_hundred)  # as written
+
+
+def exported_in_audit(store: Engine) -> list[tuple[str, int]]:
+    """(practice, PatNum) the newest audit entry lists in the per-patient table."""
+    with store.connect() as connection:
+        newest = connection.execute(select(func.max(audit_log.c.id))).scalar_one()
+        found = connection.execute(
+            select(audit_patients.c.practice, audit_patients.c.pat_num).where(
+                audit_patients.c.audit_id == newest
+            )
+        ).all()
+    return sorted((str(p), int(n)) for p, n in found)
+
+
+def test_an_export_lists_its_patients_in_the_audit_table(store: Engine, tmp_path: Path) -> None:
+    prepare_store(store, main=120, north=15)
+    export(
+        store,
+        format="csv",
+        out=tmp_path / "names.csv",
+        practice=MAIN,
+        statuses=["Patient"],
+        columns=["lname", "fname"],  # no PatNum in the file: the audit still knows who
+    )
+    with store.connect() as connection:
+        expected = connection.execute(
+            select(patients.c.practice, patients.c.pat_num).where(
+                patients.c.practice == MAIN,
+                patients.c.pat_status == "Patient",
+                patients.c.missing_since.is_(None),
+            )
+        ).all()
+    assert expected
+    assert exported_in_audit(store) == sorted((str(p), int(n)) for p, n in expected)
+    key = tmp_path / "k"
+    export(store, format="jsonl", out=tmp_path / "all.jsonl", deidentify=True, key_file=key)
+    (entry, *_) = entries(store)
+    assert entry.deidentified is True  # pseudonyms in the file, the real PatNums audited
+    assert entry.rows is not None
+    assert len(exported_in_audit(store)) == entry.rows > len(expected)
 
 
 def test_each_export_is_audited_without_patient_data(store: Engine, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from odbridge.export.deidentify import Pseudonymizer, load_or_create_key
 from odbridge.export.errors import ExportError
 from odbridge.export.fhir import resource_id
 from odbridge.export.visits import TABLES, export_appointments_fhir, export_table
-from odbridge.store.schema import audit_log
+from odbridge.store.schema import audit_log, audit_patients
 from odbridge.store.schema_visits import appointments, procedure_logs, recalls
 from odbridge.store.views import create_views
 from tests.visits_data import fill_visits
@@ -98,6 +98,16 @@ def test_deidentified_visits_keep_years_only_and_no_free_text(
             .one()
         )
     assert entry["deidentified"] is True
+    with seeded.connect() as connection:  # the patients behind the rows, in the audit table
+        listed = connection.execute(
+            select(audit_patients.c.pat_num).where(audit_patients.c.audit_id == entry["id"])
+        ).scalars()
+        behind = connection.execute(
+            select(appointments.c.pat_num)
+            .where(appointments.c.missing_since.is_(None), appointments.c.pat_num.is_not(None))
+            .distinct()
+        ).scalars()
+        assert sorted(listed) == sorted(behind)
 
 
 def test_fhir_appointments_validate(seeded: Engine, tmp_path: Path) -> None:

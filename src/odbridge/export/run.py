@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal, TextIO, cast, get_args
 
-from sqlalchemy import Engine, Select, select
+from sqlalchemy import Engine, Select, Table, select
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -225,6 +225,7 @@ def export(
             rows=rows,
             practice=practice,
             deidentified=deidentify,
+            shown=exported_patients(query, patients, rows, failure is not None),
             detail=_detail(
                 to_stdout,
                 status_names,
@@ -471,6 +472,25 @@ def _detail(
     return "; ".join(parts)
 
 
+def exported_patients(
+    query: Select[Any], table: Table, rows: int, failed: bool
+) -> Select[Any] | None:
+    """(practice, PatNum) of the patients whose rows an export wrote, for the per-patient
+    audit table: every row ``query`` selects, or the first ``rows`` of them (the export's
+    order) when it stopped early; None for a table without patients."""
+    if "pat_num" not in table.c:
+        return None
+    keys = query.with_only_columns(table.c.practice, table.c.pat_num)
+    if failed:
+        keys = keys.limit(rows)
+    inner = keys.subquery()
+    return (
+        select(inner.c.practice, inner.c.pat_num)
+        .where(inner.c.pat_num.is_not(None))
+        .group_by(inner.c.practice, inner.c.pat_num)
+    )
+
+
 def _audit(
     engine: Engine,
     *,
@@ -481,7 +501,10 @@ def _audit(
     deidentified: bool,
     detail: str,
     failed: bool,
+    shown: Select[Any] | None = None,
 ) -> None:
+    """The export's audit entry, with the patients it wrote (``shown``, from
+    :func:`exported_patients`) in the per-patient audit table."""
     try:
         record(
             engine,
@@ -492,6 +515,7 @@ def _audit(
             practice=practice,
             deidentified=deidentified,
             detail=detail,
+            pat_nums_query=shown,
         )
     except SQLAlchemyError as exc:
         if failed:  # the export's own error matters more; say the audit is missing too

@@ -36,6 +36,7 @@ from odbridge.export.run import (
     _scope,
     _target,
     _writer,
+    exported_patients,
     limit_to,
 )
 from odbridge.store.audit import local_user
@@ -186,6 +187,7 @@ def export_table(
             deidentified=deidentify,
             detail="; ".join(parts),
             failed=failure is not None,
+            shown=exported_patients(query, found, rows, failure is not None),
         )
     return ExportResult(
         rows=rows,
@@ -222,7 +224,7 @@ def export_appointments_fhir(
         _scope(practice, allowed_practices),
     )
     query = query.order_by(appointments.c.practice, appointments.c.apt_num)
-    rows = 0
+    rows = read = 0
     failure: BaseException | None = None
     to_stdout = str(out) == "-"
     try:
@@ -231,6 +233,7 @@ def export_appointments_fhir(
             try:
                 with contextlib.closing(_batches(engine, query, batch_size)) as batches:
                     for batch in batches:
+                        read += len(batch)
                         resources = [
                             r
                             for r in (
@@ -264,6 +267,7 @@ def export_appointments_fhir(
             + ("; bundle" if bundle else "")
             + (f"; failed={type(failure).__name__}" if failure is not None else ""),
             failed=failure is not None,
+            shown=exported_patients(query, appointments, read, failure is not None),
         )
     return ExportResult(
         rows=rows,

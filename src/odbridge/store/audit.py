@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, Integer, Select, cast, literal, select, update
 
 from odbridge.store.schema import audit_log, audit_patients
 
@@ -55,8 +55,13 @@ def record_in(
     deidentified: bool | None = None,
     detail: str | None = None,
     pat_nums: Iterable[PatientKey] = (),
+    pat_nums_query: Select[Any] | None = None,
 ) -> int:
-    """Write one entry inside the caller's transaction, with the patients it showed; its id."""
+    """Write one entry inside the caller's transaction, with the patients it showed; its id.
+
+    ``pat_nums_query``, instead of ``pat_nums``: a SELECT of distinct (practice, PatNum)
+    pairs, copied into the per-patient table by the database (an export of a whole store
+    lists every patient without holding them in memory)."""
     result = connection.execute(
         audit_log.insert().values(
             at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
@@ -76,6 +81,14 @@ def record_in(
             audit_patients.insert(),
             [{"audit_id": entry_id, "practice": p, "pat_num": n} for p, n in shown],
         )
+    if pat_nums_query is not None:
+        keys = pat_nums_query.subquery()
+        connection.execute(
+            audit_patients.insert().from_select(
+                ["audit_id", "practice", "pat_num"],
+                select(cast(literal(entry_id), Integer), keys.c[0], keys.c[1]),
+            )
+        )
     return entry_id
 
 
@@ -90,10 +103,11 @@ def record(
     deidentified: bool | None = None,
     detail: str | None = None,
     pat_nums: Iterable[PatientKey] = (),
+    pat_nums_query: Select[Any] | None = None,
 ) -> int:
     """Write one entry (its own transaction) with the patients it showed (``pat_nums``, as
-    (practice, PatNum)); its id. Raises if the entry cannot be written: callers showing
-    patient data must not show it then."""
+    (practice, PatNum), or ``pat_nums_query``: see :func:`record_in`); its id. Raises if the
+    entry cannot be written: callers showing patient data must not show it then."""
     with engine.begin() as connection:
         return record_in(
             connection,
@@ -105,6 +119,7 @@ def record(
             deidentified=deidentified,
             detail=detail,
             pat_nums=pat_nums,
+            pat_nums_query=pat_nums_query,
         )
 
 
