@@ -135,6 +135,8 @@ class Listing(Generic[M]):
     """Where one row is read (``{item_path}/{key}``) when not under ``path`` itself."""
     key_name: str = ""
     """The API's name of the key in ``{path}/{key}`` (``PatNum``), for messages."""
+    not_found_hint: str = ""
+    """What to check when the first page of a full listing answers 404."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -155,6 +157,7 @@ class Listing(Generic[M]):
             changed_since=changed_since,
             offset=offset,
             limit=limit,
+            not_found_hint=self.not_found_hint,
         )
 
     def _get(self, num: int) -> M:

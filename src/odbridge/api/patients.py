@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from odbridge.api.listing import Listing, Since, list_page
+from odbridge.api.listing import Listing, QueryValue, Since, list_page
 from odbridge.api.models import Patient, PatientSummary
 from odbridge.api.paging import Page
 from odbridge.vocab import Gender, PatStatus, Position
@@ -38,6 +38,7 @@ class Patients(Listing[Patient]):
     model = Patient
     item_path = "/patients"
     key_name = "PatNum"
+    not_found_hint = LIST_NOT_FOUND_HINT
     SEARCH = "/patients"
 
     def get(self, pat_num: int) -> Patient:
@@ -71,29 +72,21 @@ class Patients(Listing[Patient]):
         completed, minus an overlap of at least an hour (:class:`odbridge.sync.cursor.Cursor`
         does this): a row edited while later pages were read has a later stamp.
         """
-        return list_page(
-            self._client,
-            self.path,
-            Patient,
-            {
-                "LName": lname,
-                "FName": fname,
-                "Birthdate": birthdate,
-                "ClinicNum": clinic_num,
-                "PatStatus": pat_status,
-                "PriProv": pri_prov,
-                "Gender": gender,
-                "Position": position,
-                "Guarantor": guarantor,
-                "SuperFamily": super_family,
-                "EmployerNum": employer_num,
-                "FeeSched": fee_sched,
-            },
-            changed_since=changed_since,
-            offset=offset,
-            limit=limit,
-            not_found_hint=LIST_NOT_FOUND_HINT,
-        )
+        filters: dict[str, QueryValue] = {
+            "LName": lname,
+            "FName": fname,
+            "Birthdate": birthdate,
+            "ClinicNum": clinic_num,
+            "PatStatus": pat_status,
+            "PriProv": pri_prov,
+            "Gender": gender,
+            "Position": position,
+            "Guarantor": guarantor,
+            "SuperFamily": super_family,
+            "EmployerNum": employer_num,
+            "FeeSched": fee_sched,
+        }
+        return self._list(filters, changed_since=changed_since, offset=offset, limit=limit)
 
     def search(
         self,
