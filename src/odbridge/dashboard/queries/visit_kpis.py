@@ -101,16 +101,19 @@ def _money(value: Any) -> Decimal:
 # -- per patient: last and next visit ------------------------------------------------------
 @dataclass(frozen=True)
 class VisitSummary:
-    """Each patient's last and next visit (now, and at the ends of last month and of the
-    same month a year earlier, for the trend), last hygiene visit, and the patients with a
-    status of Patient."""
+    """Each patient's last and next visit, the patients seen within the active window
+    before the ends of last month and of the same month a year earlier (for the trend),
+    each patient's last hygiene visit, and the patients with a status of Patient."""
 
     last_visit: dict[Key, datetime]
     next_visit: dict[Key, datetime]
     active_status: frozenset[Key]
     trend_points: tuple[datetime, ...] = ()
-    last_visit_then: tuple[dict[Key, datetime], ...] = ()
+    seen_then: tuple[frozenset[Key], ...] = ()
+    """Per trend point: patients with a Complete appointment in the ``active_months`` up to it."""
     last_hygiene: dict[Key, datetime] = field(default_factory=dict)
+    active_months: int = 18
+    """The active window ``seen_then`` was computed with."""
 
 
 def trend_points(now: datetime) -> tuple[datetime, datetime]:
@@ -135,7 +138,9 @@ def visit_summary(
     start of the oldest active window the trend needs: ``active_months`` before the end of
     the same month a year ago; read from the covering day index), and the patients'
     statuses. ``last_visit`` is None for a patient not seen since then: older last visits
-    are looked up for the rows a list shows (:func:`last_visits`)."""
+    are looked up for the rows a list shows (:func:`last_visits`). The trend is read as
+    flags (seen in the window before each point or not), not dates: the pass is the
+    figures' costliest part, and each date column returned costs a parse per patient."""
     points = trend_points(now)
     horizon = months_before(points[-1], active_months)
     complete = A.apt_status == COMPLETE
@@ -148,7 +153,19 @@ def visit_summary(
                 case((and_(A.apt_status == SCHEDULED, A.apt_date_time >= now), A.apt_date_time))
             ),
             *(
-                func.max(case((and_(complete, A.apt_date_time <= at), A.apt_date_time)))
+                func.max(
+                    case(
+                        (
+                            and_(
+                                complete,
+                                A.apt_date_time <= at,
+                                A.apt_date_time >= months_before(at, active_months),
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                )
                 for at in points
             ),
         )
@@ -177,7 +194,7 @@ def visit_summary(
     )
     last: dict[Key, datetime] = {}
     nxt: dict[Key, datetime] = {}
-    then: tuple[dict[Key, datetime], ...] = tuple({} for _ in points)
+    then: tuple[set[Key], ...] = tuple(set() for _ in points)
     hygiene: dict[Key, datetime] = {}
     with engine.connect() as connection:
         for p, n, last_t, next_t, *rest in connection.execute(query):
@@ -188,12 +205,13 @@ def visit_summary(
                 last[key] = last_t
             if next_t is not None:
                 nxt[key] = next_t
-            for found, at_t in zip(then, rest, strict=True):
-                if at_t is not None:
-                    found[key] = at_t
+            for found, seen in zip(then, rest, strict=True):
+                if seen:
+                    found.add(key)
         hygiene = {(p, int(n)): t for p, n, t in connection.execute(hygiene_q) if n is not None}
         active = frozenset((p, int(n)) for p, n in connection.execute(status_q))
-    return VisitSummary(last, nxt, active, points, then, hygiene)
+    seen_then = tuple(frozenset(keys) for keys in then)
+    return VisitSummary(last, nxt, active, points, seen_then, hygiene, active_months)
 
 
 # -- the figures ---------------------------------------------------------------------------
@@ -280,7 +298,8 @@ def compute_kpis(
 ) -> VisitKpis:
     """Every visit figure for ``practice`` (None: all practices) at ``now`` (local time)."""
     settings = settings or KpiSettings()
-    summary = summary or visit_summary(engine, practice, now, active_months=settings.active_months)
+    if summary is None or summary.active_months != settings.active_months:
+        summary = visit_summary(engine, practice, now, active_months=settings.active_months)
     today = now.date()
     n = max(settings.trend_months, 13)
     months = [month_start(today, n - 1 - i) for i in range(n)]
@@ -289,14 +308,7 @@ def compute_kpis(
     active = {k for k, t in summary.last_visit.items() if t >= active_since} & summary.active_status
     no_future = {k for k in active if k not in summary.next_visit}
 
-    active_then = [
-        sum(
-            1
-            for k, t in then.items()
-            if t >= months_before(at, settings.active_months) and k in summary.active_status
-        )
-        for at, then in zip(summary.trend_points, summary.last_visit_then, strict=True)
-    ]
+    active_then = [len(seen & summary.active_status) for seen in summary.seen_then]
     hygiene_since = now - timedelta(days=settings.hygiene_days)
     hygiene = {k for k, t in summary.last_hygiene.items() if t >= hygiene_since}
     with engine.connect() as connection:
