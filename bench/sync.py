@@ -9,7 +9,7 @@ Prints:
 - client CPU per 1,000 rows of a full Local API sync into SQLite and PostgreSQL (process CPU
   time, not wall time; target <= 50 ms for parse + upsert): the whole run, the part spent
   fetching the same pages' bytes over HTTP, and the difference (parse + upsert). PostgreSQL
-  runs in a schema of its own (odbridge_bench_cpu) on --pg-url, dropped afterwards.
+  runs in a schema of its own (odbridge_bench_cpu_<pid>_<run>) on --pg-url, dropped afterwards.
 - peak RSS of `odbridge sync` for 10,000 and 100,000 patients (target: flat, < 200 MB)
 """
 
@@ -82,7 +82,7 @@ class BenchStore:
 
     def __init__(self, kind: str, folder: str, pg_url: str, run: int) -> None:
         self.kind, self.pg_url = kind, pg_url
-        self.schema = f"{PG_SCHEMA}_{run}"
+        self.schema = f"{PG_SCHEMA}_{os.getpid()}_{run}"
         if kind == "sqlite":
             self.url = f"sqlite:///{folder}/bench-{run}.sqlite"
         else:

@@ -93,12 +93,19 @@ def _kpi_covering_indexes(connection: Any) -> None:
                 index.create(connection)
 
 
+def _drop_unused_patient_index(connection: Any) -> None:
+    """7: ``ix_patients_stamp`` goes: no query reads patients by DateTStamp, and each index
+    is paid for by every row a sync writes."""
+    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_patients_stamp")
+
+
 MIGRATIONS: dict[int, Callable[[Any], None]] = {
     2: _add_visit_tables,
     3: _sync_v2_columns,
     4: _visit_covering_indexes,
     5: _add_access_tables,
     6: _kpi_covering_indexes,
+    7: _drop_unused_patient_index,
 }
 """version → function(connection) that upgrades a store from ``version - 1``."""
 

@@ -20,7 +20,7 @@ from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import JSON, Engine, Table, select, update
 from sqlalchemy.engine import Connection
 
 from odbridge.api.models import ApiModel
@@ -72,7 +72,10 @@ class _Statements:
         self.columns = [c.name for c in table.columns]
         processors: list[tuple[int, Callable[[Any], Any], Any]] = []
         for index, column in enumerate(table.columns):
+            process: Callable[[Any], Any] | None
             process = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if self.postgresql and isinstance(column.type, JSON):
+                process = json.dumps  # COPY takes the JSON text (None: 'null', as SQLAlchemy)
             if process is not None:  # (place, processor, what it makes of None: JSON 'null')
                 processors.append((index, process, process(None)))
         self.processors = processors
