@@ -8,6 +8,13 @@ and the number of throttled responses. Target: ratio <= 1.02 and 0 throttled. Th
 
     .venv/bin/python bench/pacing.py                      # 2000 patients, 0.2 s and 1 s
     .venv/bin/python bench/pacing.py --patients 500 --intervals 0.05 0.2
+
+``--group N``: the issue-16 figure instead. One simulator process serves N practices (each
+its own key and throttle); ``odbridge sync --practice p01`` alone, then ``odbridge sync
+--all`` (N threads, one process) into fresh SQLite stores. Printed: each sync's span from
+the run log (first start to last finish), the ratio all/one (goal <= 1.10) and the 429s.
+
+    .venv/bin/python bench/pacing.py --group 12 --intervals 0.5
 """
 
 from __future__ import annotations
@@ -15,9 +22,16 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
+import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
 
 from odbridge.api.client import Client
 from odbridge.api.pacing import reset_pacers
@@ -94,13 +108,86 @@ def run(patients: int, interval: float, throttle: str) -> Result:
     )
 
 
+def group_span(store: Path) -> tuple[float, int, int]:
+    """(first start to last finish in seconds, rows, largest pages) from a store's run log."""
+    with sqlite3.connect(store) as connection:
+        first, last, rows, pages = connection.execute(
+            "SELECT min(started_at), max(finished_at), sum(rows_received), max(pages) "
+            "FROM sync_runs"
+        ).fetchone()
+        span = connection.execute(
+            "SELECT (julianday(?) - julianday(?)) * 86400", (last, first)
+        ).fetchone()[0]
+    return float(span), int(rows), int(pages)
+
+
+def group(practices: int, patients: int, interval: float) -> None:
+    """``sync --all`` on ``practices`` practices against one alone; prints the figure."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _support import DEV as SUPPORT_DEV
+    from _support import ODBRIDGE, SimulatorProcess
+
+    args = ["--practices", str(practices), "--patients", str(patients), "--tier", "full"]
+    args += ["--rate-interval", str(interval), "--throttle", "reject"]
+    with tempfile.TemporaryDirectory() as folder, SimulatorProcess(*args) as sim:
+        config = Path(folder) / "config.toml"
+        config.write_text(
+            "\n".join(
+                f'[practices.p{i:02d}]\ndeveloper_key = "{SUPPORT_DEV}"\n'
+                f'customer_key = "bench-cust-{i}"\nbase_url = "{sim.base_url}"\n'
+                f'mode = "remote"\ntier = "full"\nrate_interval = {interval}\n'
+                for i in range(1, practices + 1)
+            )
+        )
+        config.chmod(0o600)
+        env = {**os.environ, "ODBRIDGE_CONFIG": str(config)}
+        with httpx.Client(timeout=600) as http:
+            for i in range(1, practices + 1):  # generate every practice before timing
+                http.get(f"{sim.root_url}/_simulator/stats?practice={i}").raise_for_status()
+        figures = {}
+        for name, which in (("one", ["--practice", "p01"]), ("all", ["--all"])):
+            httpx.post(f"{sim.root_url}/_simulator/stats/reset").raise_for_status()
+            store = Path(folder) / f"{name}.sqlite"
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            done = subprocess.run(
+                [ODBRIDGE, "sync", *which, "--db", f"sqlite:///{store}"],
+                env={**env, "COLUMNS": "160"},
+                capture_output=True,
+                text=True,
+            )
+            if done.returncode:  # a practice failed: say which and why, then go on
+                print(f"sync {' '.join(which)} exited {done.returncode}:")
+                print("\n".join(done.stdout.splitlines()[-12:] + done.stderr.splitlines()[-5:]))
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = sum(getattr(after, f) - getattr(before, f) for f in ("ru_utime", "ru_stime"))
+            stats = sim.stats()
+            figures[name] = (*group_span(store), int(str(stats["throttled"])), cpu)
+    (one, one_rows, pages, one_429, one_cpu) = figures["one"]
+    (every, rows, _, all_429, all_cpu) = figures["all"]
+    print(
+        f"one practice: {one:.2f} s ({one_rows} rows, {pages} pages, budget "
+        f"{pages * interval:.2f} s), {one_429} x 429, process CPU {one_cpu:.1f} s"
+    )
+    print(
+        f"{practices} practices (sync --all): {every:.2f} s ({rows} rows), {all_429} x 429, "
+        f"process CPU {all_cpu:.1f} s ({all_cpu / rows * 1e6:.0f} ms per 1,000 rows, "
+        "start-up included)"
+    )
+    print(f"ratio all/one {every / one:.3f} (goal <= 1.10 with 0 x 429)")
+
+
 def main() -> None:
     """Parse arguments, run each interval, print a table."""
     parser = argparse.ArgumentParser(description="Pacing versus the rate-limit budget.")
     parser.add_argument("--patients", type=int, default=2000)
     parser.add_argument("--intervals", type=float, nargs="+", default=[0.2, 1.0])
     parser.add_argument("--throttle", choices=["reject", "delay"], default="reject")
+    parser.add_argument("--group", type=int, help="practices at once (the issue-16 figure)")
     args = parser.parse_args()
+    if args.group:
+        for interval in args.intervals:
+            group(args.group, args.patients, interval)
+        return
     os.environ["ODBRIDGE_CONFIG"] = os.path.join(tempfile.gettempdir(), "odbridge-bench-none")
     logging.basicConfig(level=logging.WARNING)
     print(
