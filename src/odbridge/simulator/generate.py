@@ -372,7 +372,9 @@ class _FamilyBuilder:
         stamp = datetime.combine(entry, datetime.min.time()) + timedelta(
             seconds=rng.randint(0, max(1, (today - entry).days) * 86400)
         )
-        stamp = min(stamp, datetime.combine(today, datetime.min.time()))
+        # The history ends two hours before today's midnight: a sync started just after
+        # midnight must not find generated rows inside its one-hour overlap.
+        stamp = min(stamp, datetime.combine(today, datetime.min.time()) - timedelta(hours=2))
         adult = role != "child"
         wireless = format_phone(rng, area) if rng.random() < (0.85 if adult else 0.15) else ""
         work = format_phone(rng, area) if adult and rng.random() < 0.25 else ""
