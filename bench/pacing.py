@@ -1,10 +1,11 @@
 """How close does a full patient read come to the rate limit's budget, with zero 429s?
 
-For each interval, starts a simulator that rejects early requests (429), reads every patient
-with a client paced to the same interval, and prints the ratio of wall time to the budget
-(pages x interval, pages counting every request including the empty one that ends paging)
-and the number of throttled responses. Target: ratio <= 1.02 and 0 throttled. The stricter
-"gap ratio" divides by (pages - 1) x interval, the gaps between request starts.
+For each interval, starts a simulator (in a process of its own) that rejects early requests
+(429), reads every patient with a client paced to the same interval, and prints the ratio of
+wall time to the budget (pages x interval, pages counting every request including the empty
+one that ends paging) and the number of throttled responses. Target: ratio <= 1.02 and 0
+throttled. The stricter "gap ratio" divides by (pages - 1) x interval, the gaps between
+request starts.
 
     .venv/bin/python bench/pacing.py                      # 2000 patients, 0.2 s and 1 s
     .venv/bin/python bench/pacing.py --patients 500 --intervals 0.05 0.2
@@ -35,7 +36,7 @@ import httpx
 
 from odbridge.api.client import Client
 from odbridge.api.pacing import reset_pacers
-from odbridge.simulator.server import SimulatorServer
+from odbridge.simulator.process import SimulatorProcess
 from odbridge.simulator.settings import SimulatorSettings
 
 DEV_KEY = "bench-dev"
@@ -82,7 +83,7 @@ def run(patients: int, interval: float, throttle: str) -> Result:
         throttle=throttle,
     )
     with (
-        SimulatorServer(settings) as sim,
+        SimulatorProcess(settings) as sim,
         Client(
             DEV_KEY,
             CUST_KEY,

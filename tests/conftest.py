@@ -17,9 +17,16 @@ from hypothesis import Verbosity, settings
 from sqlalchemy import Engine, create_engine, text
 
 from odbridge.simulator.generate import generate_practice
+from odbridge.simulator.process import SimulatorProcess
 from odbridge.simulator.server import SimulatorServer
 from odbridge.simulator.settings import SimulatorSettings
-from tests.helpers import CUST_KEY, DEV_KEY, PG_URL, SimulatorFactory
+from tests.helpers import (
+    CUST_KEY,
+    DEV_KEY,
+    PG_URL,
+    SimulatorFactory,
+    SimulatorProcessFactory,
+)
 
 # Hypothesis: the test command is deterministic (the same examples every run, nothing carried
 # over from an earlier run in .hypothesis/); scripts/fuzz.sh runs the same properties with
@@ -47,13 +54,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
+TEST_SIMULATOR: dict[str, Any] = {
+    "patients": 200,
+    "seed": 7,
+    "developer_key": DEV_KEY,
+    "customer_key": CUST_KEY,
+    "tier": "full",
+    "rate_interval": 0.0,
+}
+"""The simulator settings a test starts from (it overrides what it needs)."""
+
+
 @pytest.fixture
 def simulator_factory() -> Iterator[SimulatorFactory]:
     """Start simulators with the test keys; each stops at the end of the test.
 
     Keyword arguments are SimulatorSettings fields; the default is an unthrottled practice.
     ``clock`` sets the server's local time, ``throttle_clock`` the throttle's (both settable
-    by the test: see tests.helpers.SettableClock).
+    by the test: see tests.helpers.SettableClock). The simulator is a thread of the test's
+    process: for a throttle whose timing a test counts on, use ``simulator_process_factory``.
     """
     started: list[SimulatorServer] = []
 
@@ -63,16 +82,7 @@ def simulator_factory() -> Iterator[SimulatorFactory]:
         throttle_clock: Callable[[], float] = time.monotonic,
         **overrides: Any,
     ) -> SimulatorServer:
-        values: dict[str, Any] = {
-            "patients": 200,
-            "seed": 7,
-            "developer_key": DEV_KEY,
-            "customer_key": CUST_KEY,
-            "tier": "full",
-            "rate_interval": 0.0,
-        }
-        values.update(overrides)
-        settings = SimulatorSettings.model_validate(values)
+        settings = SimulatorSettings.model_validate({**TEST_SIMULATOR, **overrides})
         practice = None
         if clock is not None:  # the server's local time, moved by the test
             practice = generate_practice(settings.patients, settings.seed, clock=clock)
@@ -83,6 +93,25 @@ def simulator_factory() -> Iterator[SimulatorFactory]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def simulator_process_factory() -> Iterator[SimulatorProcessFactory]:
+    """Start simulators in processes of their own (same settings and keys as
+    ``simulator_factory``); each stops at the end of the test. For throttled simulators
+    whose 429 counts a test asserts: in the test's process, the test's own load (and the
+    interpreter lock) would make the throttle's clock read late on a busy machine."""
+    started: list[SimulatorProcess] = []
+
+    def start(**overrides: Any) -> SimulatorProcess:
+        settings = SimulatorSettings.model_validate({**TEST_SIMULATOR, **overrides})
+        process = SimulatorProcess(settings)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture

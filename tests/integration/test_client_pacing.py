@@ -1,36 +1,25 @@
-"""Pacing against the simulator's throttle: no 429s when configured right, recovery when not."""
+"""Pacing against the simulator's throttle: no 429s when configured right, recovery when not.
+
+The throttled simulators run in processes of their own (``simulator_process_factory``): the
+429 counts asserted here must not depend on how busy the test's own process is."""
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 
-from odbridge.api.client import Client
 from odbridge.api.retry import RetryPolicy
-from odbridge.simulator.server import SimulatorServer
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
+from tests.helpers import SimulatorProcessFactory, client_for
 
 pytestmark = pytest.mark.integration
 
 
-def client_for(sim: SimulatorServer, **overrides: Any) -> Client:
-    values: dict[str, Any] = {
-        "base_url": sim.base_url,
-        "tier": sim.settings.tier,
-        "rate_interval": sim.settings.interval,
-        "page_size": sim.settings.page_cap,
-    }
-    values.update(overrides)
-    return Client(DEV_KEY, CUST_KEY, **values)
-
-
 def test_paced_full_read_of_2000_patients_is_never_throttled(
-    simulator_factory: SimulatorFactory,
+    simulator_process_factory: SimulatorProcessFactory,
 ) -> None:
     interval = 0.1
-    sim = simulator_factory(patients=2000, rate_interval=interval, throttle="reject")
+    sim = simulator_process_factory(patients=2000, rate_interval=interval, throttle="reject")
     with client_for(sim) as client:
         pages = list(client.patients.list().pages())
     pat_nums = [p.pat_num for page in pages for p in page.items]
@@ -46,8 +35,10 @@ def test_paced_full_read_of_2000_patients_is_never_throttled(
     # bench/pacing.py, not asserted here: wall time depends on the machine's load
 
 
-def test_two_clients_of_one_key_share_the_budget(simulator_factory: SimulatorFactory) -> None:
-    sim = simulator_factory(patients=300, rate_interval=0.1, throttle="reject")
+def test_two_clients_of_one_key_share_the_budget(
+    simulator_process_factory: SimulatorProcessFactory,
+) -> None:
+    sim = simulator_process_factory(patients=300, rate_interval=0.1, throttle="reject")
     counts: list[int] = []
 
     def read_all() -> None:
@@ -60,16 +51,18 @@ def test_two_clients_of_one_key_share_the_budget(simulator_factory: SimulatorFac
     for thread in threads:
         thread.join()
     assert counts == [300, 300]
-    # one pacer for the key: the two clients' requests interleave instead of colliding.
-    # (A request held up on a busy machine after its slot can still arrive early by more
-    # than the server's 10 ms grace; the client then honours Retry-After. Allow one.)
+    # one pacer for the key: the two clients' requests interleave instead of colliding. One
+    # 429 is allowed, wherever the simulator runs: its single event loop notes a request's
+    # arrival only once it has finished the one it is serving, so with two clients at once a
+    # request that waited behind the other client's page is noted late and the next, on time,
+    # looks early. (Under load: one 429 in 7 of 9 runs of two clients, none in 10 of one.)
     assert sim.stats()["throttled"] <= 1
 
 
 def test_recovers_from_429_by_honouring_retry_after_and_slowing_down(
-    simulator_factory: SimulatorFactory, caplog: pytest.LogCaptureFixture
+    simulator_process_factory: SimulatorProcessFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim = simulator_factory(patients=500, rate_interval=0.3, throttle="reject")
+    sim = simulator_process_factory(patients=500, rate_interval=0.3, throttle="reject")
     retry = RetryPolicy(initial=0.05, jitter=0)
     with (
         caplog.at_level("WARNING", logger="odbridge.api"),
@@ -85,8 +78,10 @@ def test_recovers_from_429_by_honouring_retry_after_and_slowing_down(
     assert sum("throttled by the server" in r.getMessage() for r in caplog.records) == 1
 
 
-def test_a_server_that_holds_requests_is_fine_too(simulator_factory: SimulatorFactory) -> None:
-    sim = simulator_factory(patients=300, rate_interval=0.15, throttle="delay")
+def test_a_server_that_holds_requests_is_fine_too(
+    simulator_process_factory: SimulatorProcessFactory,
+) -> None:
+    sim = simulator_process_factory(patients=300, rate_interval=0.15, throttle="delay")
     with client_for(sim, rate_interval=0) as client:
         assert sum(1 for _ in client.patients.list()) == 300
     assert client.stats.throttled == 0

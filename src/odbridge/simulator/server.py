@@ -7,17 +7,18 @@ loopback port, with helpers to read its statistics and switch its faults.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import httpx
 import uvicorn
 
 from odbridge.serving import BackgroundServer
 from odbridge.simulator.app import create_app
 from odbridge.simulator.generate import generate_practice
+from odbridge.simulator.handle import SimulatorHandle
 from odbridge.simulator.practice import Practice
 from odbridge.simulator.settings import SimulatorSettings
 
@@ -43,14 +44,24 @@ def _uvicorn_config(app: Any, settings: SimulatorSettings, log_level: str) -> uv
     )
 
 
-def serve_forever(settings: SimulatorSettings, log_level: str = "info") -> None:
-    """Serve in the foreground until interrupted (``odbridge simulate``)."""
+def serve_forever(
+    settings: SimulatorSettings, log_level: str = "info", sock: socket.socket | None = None
+) -> None:
+    """Serve in the foreground until interrupted (``odbridge simulate``), on ``sock`` when
+    given (a socket bound by the parent process: ``python -m odbridge.simulator``)."""
     app = create_app(settings)
-    uvicorn.Server(_uvicorn_config(app, settings, log_level)).run()
+    uvicorn.Server(_uvicorn_config(app, settings, log_level)).run(
+        sockets=[sock] if sock is not None else None
+    )
 
 
-class SimulatorServer:
+class SimulatorServer(SimulatorHandle):
     """A simulator on a free 127.0.0.1 port in a background thread; a context manager.
+
+    Its URLs and control helpers (``stats``, ``change``, ``event``, ...) are
+    :class:`~odbridge.simulator.handle.SimulatorHandle`'s. Timing-sensitive work (a
+    throttled simulator whose clock must not share a busy process) wants
+    :class:`~odbridge.simulator.process.SimulatorProcess` instead.
 
     >>> with SimulatorServer(SimulatorSettings(patients=100)) as sim:
     ...     sim.base_url  # 'http://127.0.0.1:PORT/api/v1'
@@ -69,16 +80,6 @@ class SimulatorServer:
         self._log_level = log_level
         self._runner: BackgroundServer | None = None
         self.port = 0
-
-    @property
-    def root_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.settings.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The API's base URL, as a client is configured with it."""
-        return f"{self.root_url}/api/v1"
 
     def start(self) -> SimulatorServer:
         """Bind, start serving and wait until it answers."""
@@ -109,44 +110,3 @@ class SimulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    # -- control helpers (the /_simulator endpoints) ------------------------------------
-    def _control(self, method: str, path: str, body: Any = None) -> Any:
-        response = httpx.request(
-            method, f"{self.root_url}/_simulator/{path}", json=body, timeout=30
-        )
-        response.raise_for_status()
-        return response.json()
-
-    def stats(self) -> dict[str, Any]:
-        """``GET /_simulator/stats``: requests, by_status, throttled, faults, ..."""
-        result: dict[str, Any] = self._control("GET", "stats")
-        return result
-
-    def reset_stats(self) -> None:
-        """Zero the counters."""
-        self._control("POST", "stats/reset")
-
-    def set_faults(self, faults: dict[str, Any]) -> None:
-        """Switch fault probabilities at run time, e.g. ``{"error500": 0.2, "seed": 3}``."""
-        self._control("PUT", "faults", faults)
-
-    def change(self, count: int) -> list[int]:
-        """Update ``count`` random patients now; their PatNums."""
-        result: list[int] = self._control("POST", "changes", {"count": count})["PatNums"]
-        return result
-
-    def event(self, name: str, body: dict[str, Any], practice: int = 1) -> Any:
-        """Stage a practice event (docs/simulator.md): ``merge``, ``delete``, ``purge``,
-        ``family-member``, ``delete-later``, ``bad-row``, ``rename-provider``,
-        ``rename-clinic``, ``rename-definition``, ``rename-site``."""
-        return self._control("POST", f"events/{name}?practice={practice}", body)
-
-    def all_patients(self, practice: int = 1) -> list[dict[str, Any]]:
-        """Every patient's full record (the source of truth), Deleted ones included."""
-        result: list[dict[str, Any]] = self._control("GET", f"patients?practice={practice}")
-        return result
-
-    def live_patients(self, practice: int = 1) -> list[dict[str, Any]]:
-        """The records ``GET /patients/Simple`` can return: every status but Deleted."""
-        return [p for p in self.all_patients(practice) if p["PatStatus"] != "Deleted"]

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from odbridge.simulator.faults import FaultSettings
+from odbridge.simulator.release import CURRENT_OD_VERSION
 
 Tier = Literal["read-all", "full", "enterprise"]
 Mode = Literal["remote", "local", "service"]
@@ -18,8 +19,6 @@ TIER_INTERVALS: dict[str, float] = {"read-all": 5.0, "full": 1.0, "enterprise": 
 REMOTE_PAGE_CAP = 100
 LOCAL_PAGE_CAP = 1000
 ENTERPRISE_LOCAL_PAGE_CAP = 10_000
-CURRENT_OD_VERSION = "25.3"
-"""The Open Dental release simulated by default (the current one)."""
 
 
 class SimulatorSettings(BaseModel):
