@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from operator import itemgetter
 from typing import Any, TypeVar
 
+import httpx
 from sqlalchemy import JSON, Connection, Engine, Table, select
 
+from odbridge.api.client import Client
+from odbridge.api.retry import RetryPolicy
+from odbridge.simulator.handle import SimulatorHandle
+from odbridge.simulator.process import SimulatorProcess
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import PATIENT_FIELD_NAMES, patients
+from odbridge.sync.engine import ResourceSync
 
 DEV_KEY = "test-dev-key-9f2c"
 CUST_KEY = "test-cust-key-41ab"
@@ -25,6 +33,8 @@ T = TypeVar("T")
 
 SimulatorFactory = Callable[..., SimulatorServer]
 """``simulator_factory(**settings)``: start a simulator with the test keys."""
+SimulatorProcessFactory = Callable[..., SimulatorProcess]
+"""``simulator_process_factory(**settings)``: the same, in a process of its own."""
 
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -57,9 +67,70 @@ class SettableClock:
             self.now = self.now + seconds
 
 
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+FAST_RETRY = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.02, jitter=0)
+"""Retries that do not slow a test down (one retry, 10 ms apart)."""
+
+
+def client_for(sim: SimulatorHandle, **overrides: Any) -> Client:
+    """A client of ``sim`` with the test keys, set as the simulator serves (mode, tier,
+    interval, page size), retrying fast and blind to this machine's settings;
+    ``overrides`` are other Client arguments."""
+    values: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "mode": sim.settings.mode,
+        "tier": sim.settings.tier,
+        "rate_interval": sim.settings.interval,
+        "page_size": sim.settings.page_cap,
+        "retry": FAST_RETRY,
+        "trust_env": False,
+    }
+    values.update(overrides)
+    return Client(DEV_KEY, CUST_KEY, **values)
+
+
+@contextmanager
+def synced_once(
+    sim: SimulatorHandle, store: Engine, practice: str = "main"
+) -> Iterator[ResourceSync]:
+    """A sync of ``sim`` into ``store`` that has made its first (full) run; the client stays
+    open inside the block, for the test's next runs."""
+    with client_for(sim) as client:
+        sync = ResourceSync(store, client, practice)
+        sync.run()
+        yield sync
+
+
+STARTUP_TIMEOUT = 90.0
+"""Seconds a process a test started may take to answer. Generous: on a busy 2-core machine
+starting Python and its libraries can take many seconds. A deadline, not a wait."""
+
+
+def first_answer(
+    request: Callable[[], T],
+    what: str,
+    process: subprocess.Popen[Any] | None = None,
+    timeout: float = STARTUP_TIMEOUT,
+) -> T:
+    """Repeat ``request`` until the server it calls accepts the connection (no
+    ``httpx.TransportError``); its result. Fails at once if ``process`` exits first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return request()
+        except httpx.TransportError:
+            if process is not None and process.poll() is not None:
+                raise AssertionError(f"{what} exited ({process.returncode})") from None
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what} did not answer within {timeout:g} s") from None
+            time.sleep(0.05)
+
+
+def wait_for(
+    condition: Callable[[], T | None], what: str, timeout: float = 60.0, every: float = 0.02
+) -> T:
     """Poll ``condition`` until it returns something truthy (returned), or fail after
-    ``timeout`` seconds saying ``what`` never happened. Exceptions count as "not yet"."""
+    ``timeout`` seconds saying ``what`` never happened. Exceptions count as "not yet";
+    ``every`` is the pause between tries."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -70,7 +141,7 @@ def wait_for(condition: Callable[[], T | None], what: str, timeout: float = 30.0
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout:g} s")
-        time.sleep(0.02)
+        time.sleep(every)
 
 
 # The store-equals-source oracle, written from Open Dental's conventions and NOT through
@@ -110,7 +181,7 @@ def expected_row(record: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def source_rows(sim: SimulatorServer) -> dict[int, dict[str, Any]]:
+def source_rows(sim: SimulatorHandle) -> dict[int, dict[str, Any]]:
     """The simulator's patients as the store must hold them, by PatNum."""
     rows = {}
     for record in sim.all_patients():

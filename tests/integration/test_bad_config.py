@@ -24,7 +24,9 @@ import pytest
 
 from tests.helpers import CUST_KEY, DEV_KEY
 
-pytestmark = pytest.mark.integration
+# The first test's setup runs every case (the module fixture): 19 commands, each mostly
+# interpreter start-up, which on a busy 2-core machine can outlast the default 120 s.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ODBRIDGE = str(Path(sys.executable).with_name("odbridge"))
 
@@ -192,7 +194,7 @@ class Outcome:
 def _run(case: Case, tmp_path: Path, base_url: str) -> subprocess.CompletedProcess[str]:
     env = _environment(case, tmp_path, base_url)
     args = [arg.replace("<file>", str(tmp_path / "a-file")) for arg in case.args]
-    return subprocess.run([ODBRIDGE, *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run([ODBRIDGE, *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

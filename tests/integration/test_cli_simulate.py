@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from odbridge.cli import app
 from odbridge.cli.simulate import paste_settings
-from tests.helpers import SimulatorFactory
+from tests.helpers import SimulatorFactory, first_answer
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +39,8 @@ def test_simulate_serves_until_stopped_and_logs_without_keys() -> None:
         env={**os.environ, "ODBRIDGE_SIM_DEVELOPER_KEY": "d-123", "COLUMNS": "200"},
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_simulator/health").raise_for_status()
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the simulator did not start"
-                time.sleep(0.1)
+        health = f"http://127.0.0.1:{port}/_simulator/health"
+        first_answer(lambda: httpx.get(health).raise_for_status(), "the simulator", process)
         response = httpx.get(
             f"http://127.0.0.1:{port}/api/v1/patients/Simple",
             headers={
@@ -59,7 +52,7 @@ def test_simulate_serves_until_stopped_and_logs_without_keys() -> None:
         assert len(response.json()) == 100
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=15)
+        output, _ = process.communicate(timeout=60)
     assert f"http://127.0.0.1:{port}/api/v1" in output
     assert "GET /api/v1/patients/Simple 200" in output
     assert "d-123" not in output  # a key the user chose is never printed
@@ -103,14 +96,8 @@ def test_simulate_serves_a_group_of_practices_as_an_older_open_dental() -> None:
         env={**os.environ, "COLUMNS": "200"},
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/_simulator/health").raise_for_status()
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the simulator did not start"
-                time.sleep(0.1)
+        health = f"http://127.0.0.1:{port}/_simulator/health"
+        first_answer(lambda: httpx.get(health).raise_for_status(), "the simulator", process)
         root = f"http://127.0.0.1:{port}"
         httpx.post(f"{root}/_simulator/events/delete?practice=2", json={"PatNum": 3})
 
@@ -126,7 +113,7 @@ def test_simulate_serves_a_group_of_practices_as_an_older_open_dental() -> None:
         first, second, plain = simple("grp-1"), simple("grp-2"), simple("grp")
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=15)
+        output, _ = process.communicate(timeout=60)
     assert (first.status_code, second.status_code, plain.status_code) == (200, 200, 401)
     assert first.json() != second.json()  # each practice has its own data
     assert next(r for r in second.json() if r["PatNum"] == 3)["PatStatus"] == "Deleted"  # 21.3

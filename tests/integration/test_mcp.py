@@ -10,7 +10,6 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ from odbridge.store.audit import AuditEntry, entries, viewers_of
 from odbridge.store.db import create_store_engine
 from odbridge.store.users import add_user, set_disabled
 from odbridge.sync.engine import ResourceSync
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, first_answer
 
 pytestmark = pytest.mark.integration
 
@@ -385,15 +384,7 @@ def test_the_command_serves_http_on_loopback_only(synced_sqlite: Synced, tmp_pat
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:  # poll until it answers
-            try:
-                response = login(url)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, "the server exited"
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+        response = first_answer(lambda: login(url), "the MCP server", server)
         assert response.status_code == 200
         token = response.json()["token"]
 

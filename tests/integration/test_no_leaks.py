@@ -38,7 +38,7 @@ from odbridge.simulator.server import SimulatorServer
 from odbridge.store.db import describe_db_error
 from odbridge.store.schema import audit_log, patients, sync_runs
 from odbridge.sync.engine import ResourceSync
-from tests.helpers import CUST_KEY, DEV_KEY, HEADERS, SimulatorFactory
+from tests.helpers import CUST_KEY, DEV_KEY, HEADERS, SimulatorFactory, first_answer
 
 pytestmark = pytest.mark.integration
 
@@ -191,14 +191,8 @@ def test_no_key_or_patient_field_in_any_output_log_or_process_title(tmp_path: Pa
     sim_watcher = threading.Thread(target=transcript.watch, args=(simulate,), daemon=True)
     sim_watcher.start()
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{root}/_simulator/health").raise_for_status()
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the simulator did not start"
-                time.sleep(0.1)
+        health = f"{root}/_simulator/health"
+        first_answer(lambda: httpx.get(health).raise_for_status(), "the simulator", simulate)
         records: list[dict[str, Any]] = httpx.get(f"{root}/_simulator/patients").json()
 
         check = transcript.run(["check"], env)

@@ -6,7 +6,6 @@ models refuse, the documented 404 and transient 400, Enterprise paging, several 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
@@ -16,7 +15,7 @@ from odbridge.api.errors import ResponseFormatError
 from odbridge.api.models import Patient
 from odbridge.simulator.app import NETWORK_MESSAGE, SIMPLE_NOT_FOUND_MESSAGE
 from odbridge.simulator.server import SimulatorServer
-from tests.helpers import DEV_KEY, HEADERS, SimulatorFactory
+from tests.helpers import DEV_KEY, HEADERS, SimulatorFactory, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -178,10 +177,7 @@ def test_enterprise_pages_10000_rows_on_the_local_api(simulator_factory: Simulat
 
 def test_the_moving_front_desk_also_deletes_patients(simulator_factory: SimulatorFactory) -> None:
     sim = simulator_factory(changes_per_minute=3000, delete_share=0.5)
-    deadline = time.monotonic() + 10
-    while sim.stats()["deletions"] < 2:
-        assert time.monotonic() < deadline, "no deletions from the background traffic"
-        time.sleep(0.05)
+    wait_for(lambda: sim.stats()["deletions"] >= 2, "deletions from the background traffic")
     deleted = [p for p in sim.all_patients() if p["PatStatus"] == "Deleted"]
     assert all(p["Guarantor"] == p["PatNum"] for p in deleted[-2:])
 

@@ -3,14 +3,13 @@ completions moving procedures and recalls, and the moving front desk in the back
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 import pytest
 
 from odbridge.simulator.server import SimulatorServer
-from tests.helpers import HEADERS, SimulatorFactory
+from tests.helpers import HEADERS, SimulatorFactory, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -132,15 +131,13 @@ def test_the_moving_front_desk_changes_visits(simulator_factory: SimulatorFactor
     sim = simulator_factory(changes_per_minute=1200)  # one change every 50 ms
     start = len(truth(sim, "histappointments"))
     first_page = get(sim, "/procedurelogs", Limit=1)[0]["ProcNum"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def desk_moved() -> bool:
         hist = truth(sim, "histappointments")
         newest = get(sim, "/procedurelogs", Limit=1)[0]["ProcNum"]
-        if len(hist) > start + 3 and newest > first_page:
-            break
-        time.sleep(0.1)
-    else:
-        pytest.fail("the front desk did not schedule or change appointments")
+        return len(hist) > start + 3 and newest > first_page
+
+    wait_for(desk_moved, "the front desk changing appointments", timeout=90, every=0.1)
     assert sim.stats()["changes"] > 0
 
 

@@ -8,29 +8,11 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from odbridge.api.client import Client
-from odbridge.api.retry import RetryPolicy
-from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import patients, sync_runs, sync_state
 from odbridge.sync.engine import Progress, ResourceSync
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
+from tests.helpers import SimulatorFactory, client_for, source_rows, store_rows, synced_once
 
 pytestmark = pytest.mark.integration
-
-FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.02, jitter=0)
-
-
-def client_for(sim: SimulatorServer) -> Client:
-    return Client(
-        DEV_KEY,
-        CUST_KEY,
-        base_url=sim.base_url,
-        mode="remote",
-        tier="full",
-        rate_interval=sim.settings.interval,
-        retry=FAST,
-        trust_env=False,
-    )
 
 
 def test_full_sync_of_5000_equals_the_source_field_by_field(
@@ -49,9 +31,7 @@ def test_incremental_costs_pages_of_changes_and_converges(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=3000)
-    with client_for(sim) as client:
-        sync = ResourceSync(store, client, "main")
-        sync.run()
+    with synced_once(sim, store) as sync:
         for changes in (0, 1, 250):
             sim.change(changes) if changes else None
             summary = sync.run()
@@ -66,9 +46,7 @@ def test_incremental_costs_pages_of_changes_and_converges(
 
 def test_syncing_twice_changes_nothing(simulator_factory: SimulatorFactory, store: Engine) -> None:
     sim = simulator_factory(patients=500)
-    with client_for(sim) as client:
-        sync = ResourceSync(store, client, "main")
-        sync.run()
+    with synced_once(sim, store) as sync:
         sim.change(40)
         sync.run()
         again = sync.run()
@@ -102,9 +80,7 @@ def test_practice_events_merge_delete_new_member(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=300)
-    with client_for(sim) as client:
-        sync = ResourceSync(store, client, "main")
-        sync.run()
+    with synced_once(sim, store) as sync:
         sim.event("merge", {"from": 20, "into": 21})
         sim.event("delete", {"PatNum": 22})
         child = sim.event("family-member", {"Guarantor": 1})
@@ -122,9 +98,7 @@ def test_reconcile_marks_rows_the_source_no_longer_has(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=300)
-    with client_for(sim) as client:
-        sync = ResourceSync(store, client, "main")
-        sync.run()
+    with synced_once(sim, store) as sync:
         sim.event("purge", {"PatNum": 50})  # gone outright: the single GET answers 404
         first = sync.run()
         third = sync.run("reconcile")

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from odbridge.api.client import Client
 from odbridge.api.errors import NotFoundError, OfficeNetworkError
 from odbridge.api.models import Patient
 from odbridge.api.retry import RetryPolicy
@@ -20,24 +19,11 @@ from odbridge.store.runlog import RunMode, RunOutcome, practice_statuses
 from odbridge.store.schema import PATIENT_FIELD_NAMES, patients, sync_runs
 from odbridge.sync.engine import ResourceSync
 from odbridge.sync.resources import patient_row
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
+from tests.helpers import SimulatorFactory, client_for, source_rows, store_rows
 
 pytestmark = pytest.mark.integration
 
-FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.02, jitter=0)
 BAD_BIRTHDATE = "1985-13-45"
-
-
-def client_for(sim: SimulatorServer, retry: RetryPolicy = FAST) -> Client:
-    return Client(
-        DEV_KEY,
-        CUST_KEY,
-        base_url=sim.base_url,
-        mode="remote",
-        rate_interval=0,
-        retry=retry,
-        trust_env=False,
-    )
 
 
 def rows_except(sim: SimulatorServer, bad: int) -> dict[int, dict[str, object]]:
@@ -164,7 +150,7 @@ def test_office_network_400s_are_retried_as_passing_trouble(
     assert caught.value.attempts == 2  # retried, not taken for a bad request
     assert "office" in caught.value.hint
     sim.set_faults({"network400": 0.3, "seed": 5})
-    with client_for(sim, RetryPolicy(max_attempts=4, initial=0.01, jitter=0)) as client:
+    with client_for(sim, retry=RetryPolicy(max_attempts=4, initial=0.01, jitter=0)) as client:
         summary = ResourceSync(store, client, "main", outage_waits=(0.01,) * 10).run()
     assert summary.outcome == RunOutcome.OK
     assert store_rows(store, "main") == source_rows(sim)

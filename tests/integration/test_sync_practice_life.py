@@ -11,29 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import Engine, select
 
-from odbridge.api.client import Client
-from odbridge.api.retry import RetryPolicy
-from odbridge.simulator.server import SimulatorServer
 from odbridge.store.runlog import RunMode, RunOutcome, practice_statuses
 from odbridge.store.schema import patients
 from odbridge.sync.engine import Progress, ResourceSync
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows
+from tests.helpers import SimulatorFactory, client_for, source_rows, store_rows, synced_once
 
 pytestmark = pytest.mark.integration
-
-FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.02, jitter=0)
-
-
-def client_for(sim: SimulatorServer) -> Client:
-    return Client(
-        DEV_KEY,
-        CUST_KEY,
-        base_url=sim.base_url,
-        mode="remote",
-        rate_interval=0,
-        retry=FAST,
-        trust_env=False,
-    )
 
 
 def missing_keys(store: Engine) -> set[int]:
@@ -97,9 +80,7 @@ def test_deletions_between_syncs_end_as_deleted_after_the_reconcile(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=300)
-    with client_for(sim) as client:
-        sync = ResourceSync(store, client, "main")
-        sync.run()
+    with synced_once(sim, store) as sync:
         for pat_num in (22, 23, 150):
             sim.event("delete", {"PatNum": pat_num})  # PatStatus Deleted, as Open Dental does
         sim.event("purge", {"PatNum": 60})  # gone from the database outright

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Engine, select
 
 from odbridge.api.client import Client
-from odbridge.api.retry import RetryPolicy
 from odbridge.dashboard.queries.visit_kpis import compute_kpis, months_before
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import patients
@@ -23,25 +22,11 @@ from odbridge.store.schema_visits import appointments, procedure_logs, recalls
 from odbridge.sync.engine import ResourceSync
 from odbridge.sync.resources import PATIENTS
 from odbridge.sync.visits import VisitOptions, sync_visits
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, client_for
 
 pytestmark = pytest.mark.integration
 
-FAST = RetryPolicy(max_attempts=2, initial=0.01, max_wait=0.02, jitter=0)
 PRACTICE = "main"
-
-
-def client_for(sim: SimulatorServer) -> Client:
-    return Client(
-        DEV_KEY,
-        CUST_KEY,
-        base_url=sim.base_url,
-        mode="remote",
-        tier="full",
-        rate_interval=sim.settings.interval,
-        retry=FAST,
-        env={},
-    )
 
 
 def truth(sim: SimulatorServer, table: str) -> list[dict[str, Any]]:

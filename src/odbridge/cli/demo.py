@@ -17,9 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
-import platformdirs
 import typer
-from pydantic import SecretStr
 from rich.console import Console
 
 from odbridge.cli.common import fail, out, setup_logging
@@ -93,11 +91,15 @@ class DemoOptions:
 
 def demo_store_path() -> Path:
     """The demo's own SQLite file, beside (never in) the user's real store."""
+    import platformdirs
+
     return Path(platformdirs.user_data_dir("odbridge", appauthor=False)) / "demo.sqlite"
 
 
 def run_demo(options: DemoOptions, console: Console) -> None:
     """Simulator → sync → dashboard, until interrupted."""
+    from pydantic import SecretStr
+
     from odbridge.cli.progress import SyncProgressView
     from odbridge.config import Mode, PracticeProfile, Tier
     from odbridge.dashboard.app import create_app

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import SecretStr, ValidationError
 
 from odbridge.cli.common import console, fail, setup_logging
-from odbridge.simulator.faults import FaultSettings, FaultSpecError, parse_fault_spec
-from odbridge.simulator.settings import (
-    CURRENT_OD_VERSION,
-    Mode,
-    SimulatorSettings,
-    ThrottleMode,
-    Tier,
-)
+from odbridge.simulator.release import CURRENT_OD_VERSION
+
+if TYPE_CHECKING:
+    from odbridge.simulator.settings import SimulatorSettings
 
 DEFAULT_SIM_PORT = 8780
 
@@ -66,7 +61,11 @@ def simulate_command(
     ] = 1,
 ) -> None:
     """Run a local stand-in for the Open Dental API with a synthetic practice."""
+    from pydantic import SecretStr, ValidationError
+
+    from odbridge.simulator.faults import FaultSettings, FaultSpecError, parse_fault_spec
     from odbridge.simulator.server import serve_forever
+    from odbridge.simulator.settings import Mode, SimulatorSettings, ThrottleMode, Tier
 
     setup_logging()
     try:

@@ -9,8 +9,9 @@ Names are loaded on first use, so that the command line starts fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from odbridge._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from odbridge.export.columns import DEFAULT_COLUMNS, EXPORTABLE_COLUMNS
@@ -27,19 +28,11 @@ __all__ = [
     "format_for",
 ]
 
-_HOMES = {
-    "DEFAULT_COLUMNS": "columns",
-    "EXPORTABLE_COLUMNS": "columns",
-    "ExportError": "errors",
-    "FORMATS": "run",
-    "ExportResult": "run",
-    "export": "run",
-    "format_for": "run",
-}
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'odbridge.export' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"odbridge.export.{home}"), name)
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "odbridge.export.columns": ("DEFAULT_COLUMNS", "EXPORTABLE_COLUMNS"),
+        "odbridge.export.errors": ("ExportError",),
+        "odbridge.export.run": ("FORMATS", "ExportResult", "export", "format_for"),
+    },
+)

@@ -12,8 +12,9 @@ Names are loaded on first use, so that the command line starts fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from odbridge._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from odbridge.mcp.run import open_env, run_http, run_stdio
@@ -21,7 +22,4 @@ if TYPE_CHECKING:
 __all__ = ["open_env", "run_http", "run_stdio"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module 'odbridge.mcp' has no attribute {name!r}")
-    return getattr(importlib.import_module("odbridge.mcp.run"), name)
+__getattr__ = lazy_exports(__name__, {"odbridge.mcp.run": ("open_env", "run_http", "run_stdio")})

@@ -10,7 +10,6 @@ import anyio
 from odbridge.mcp.access import Caller, user_named
 from odbridge.mcp.common import ToolEnv
 from odbridge.mcp.deid import SafeHarbor
-from odbridge.mcp.http import create_http_app, identify_http, serve_http
 from odbridge.mcp.server import Identify, create_server
 from odbridge.store.db import create_read_only_engine, create_store_engine, resolve_url
 
@@ -51,6 +50,8 @@ def run_stdio(env: ToolEnv, username: str) -> None:
 
 def run_http(env: ToolEnv, *, secret: bytes, host: str, port: int) -> None:
     """Serve over streamable HTTP at ``http://host:port/mcp``, login first."""
+    from odbridge.mcp.http import create_http_app, identify_http, serve_http  # HTTP only
+
     server = create_server(env, identify_http(env.writer, deidentified=env.deidentified), host=host)
     try:
         serve_http(create_http_app(server, env.writer, secret), host, port)
