@@ -179,7 +179,8 @@ class LoginHandlers:
         self.engine = engine
         self.codec = codec
         self.render = render
-        self.throttle = throttle or LoginThrottle()
+        # not `throttle or ...`: an empty LoginThrottle has len 0, so it is falsy
+        self.throttle = throttle if throttle is not None else LoginThrottle()
         self.gate = gate or HashGate()
 
     async def login_form(self, request: Request) -> Response:
