@@ -123,7 +123,6 @@ def make_pools(seed: int) -> Pools:
     )
 
 
-
 def reference_tables(practice: Practice, stamp: str) -> None:
     """The providers, clinics, billing types and sites of a generated practice."""
     practice.providers = [
