@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Engine, Table, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from odbridge.api.models import ApiModel
 from odbridge.sync.resources import Resource, Row
@@ -199,6 +200,7 @@ class RowWriter:
         if not sql.postgresql:
             connection.exec_driver_sql(sql.upsert[keep_seen_pass], writes)
             return
+        driver_error = connection.dialect.loaded_dbapi.Error
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(sql.make_stage)
@@ -207,6 +209,12 @@ class RowWriter:
                     copy.write_row(values)
             cursor.execute(sql.upsert[keep_seen_pass])
             cursor.execute(sql.clear_stage)
+        except driver_error as exc:
+            # The driver's own error, as SQLAlchemy would raise it (parameters hidden), so a
+            # refused page is reported like any other store error, without its rows.
+            raise DBAPIError.instance(
+                sql.copy, None, exc, driver_error, hide_parameters=True
+            ) from exc
         finally:
             cursor.close()
 
