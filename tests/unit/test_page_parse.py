@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
-from odbridge.api import models
+from odbridge.api import fields, models
 from odbridge.api.errors import ResponseFormatError
 from odbridge.api.models import Patient, PatStatus
 from odbridge.api.paging import Page, RejectedRow, parse_page
@@ -89,14 +89,14 @@ TRICKY: list[object] = [
 ]
 
 FIELD_TYPES: dict[str, Any] = {
-    "Int": models._parse_int,
-    "Key": models._parse_foreign_key,
-    "Text": models._parse_text,
-    "Day": models._parse_date,
-    "Stamp": models._parse_datetime,
-    "Flag": models._parse_bool,
-    "Money": models._parse_money,
-    "StatusField": models._enum_parser(PatStatus),
+    "Int": fields.parse_int,
+    "Key": fields.parse_foreign_key,
+    "Text": fields.parse_text,
+    "Day": fields.parse_date,
+    "Stamp": fields.parse_datetime,
+    "Flag": fields.parse_bool,
+    "Money": fields.parse_money,
+    "StatusField": fields.enum_parser(PatStatus),
 }
 
 

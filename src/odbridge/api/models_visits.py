@@ -15,8 +15,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, PlainValidator
 
-from odbridge.api.models import (
-    ApiModel,
+from odbridge.api.fields import (
     Day,
     Flag,
     Int,
@@ -24,13 +23,14 @@ from odbridge.api.models import (
     Money,
     Stamp,
     Text,
-    _enum_out,
-    _enum_parser,
-    _json,
-    _parse_date,
-    _parse_int,
-    _problem,
+    as_json,
+    enum_out,
+    enum_parser,
+    od_problem,
+    parse_date,
+    parse_int,
 )
+from odbridge.api.models import ApiModel
 
 __all__ = [
     "Appointment",
@@ -116,21 +116,21 @@ class DefinitionCategory:
 
 
 ApptStatusField = Annotated[
-    ApptStatus | str | None, PlainValidator(_enum_parser(ApptStatus)), _json(_enum_out, str)
+    ApptStatus | str | None, PlainValidator(enum_parser(ApptStatus)), as_json(enum_out, str)
 ]
 PriorityField = Annotated[
-    ApptPriority | str | None, PlainValidator(_enum_parser(ApptPriority)), _json(_enum_out, str)
+    ApptPriority | str | None, PlainValidator(enum_parser(ApptPriority)), as_json(enum_out, str)
 ]
 ProcStatusField = Annotated[
-    ProcStatus | str | None, PlainValidator(_enum_parser(ProcStatus)), _json(_enum_out, str)
+    ProcStatus | str | None, PlainValidator(enum_parser(ProcStatus)), as_json(enum_out, str)
 ]
 ProvStatusField = Annotated[
-    ProvStatus | str | None, PlainValidator(_enum_parser(ProvStatus)), _json(_enum_out, str)
+    ProvStatus | str | None, PlainValidator(enum_parser(ProvStatus)), as_json(enum_out, str)
 ]
 HistActionField = Annotated[
     HistApptAction | str | None,
-    PlainValidator(_enum_parser(HistApptAction)),
-    _json(_enum_out, str),
+    PlainValidator(enum_parser(HistApptAction)),
+    as_json(enum_out, str),
 ]
 
 
@@ -298,26 +298,26 @@ def _parse_us_date(value: object) -> date | None:
                 found = None
             if found is not None:
                 return None if found.year == 1 else found
-        raise _problem("date", "expected a date (M/d/yyyy)")
-    return _parse_date(value)
+        raise od_problem("date", "expected a date (M/d/yyyy)")
+    return parse_date(value)
 
 
 def _us_date_out(value: date | None) -> str:
     return "" if value is None else f"{value.month}/{value.day}/{value.year}"
 
 
-UsDay = Annotated[date | None, PlainValidator(_parse_us_date), _json(_us_date_out, str)]
+UsDay = Annotated[date | None, PlainValidator(_parse_us_date), as_json(_us_date_out, str)]
 """A date the API writes as M/d/yyyy (``GET /recalls/List``)."""
 
 
 def _parse_number_text(value: object) -> int | None:
-    return None if value is None or value == "" else _parse_int(value)
+    return None if value is None or value == "" else parse_int(value)
 
 
 NumberText = Annotated[
     int | None,
     PlainValidator(_parse_number_text),
-    _json(lambda v: "" if v is None else str(v), str),
+    as_json(lambda v: "" if v is None else str(v), str),
 ]
 """A whole number the API sends as text, ``""`` when blank (``Age``, ``NumRemind``)."""
 

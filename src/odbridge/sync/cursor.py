@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from odbridge.api.models import API_DATETIME_FORMAT
+from odbridge.api.fields import API_DATETIME_FORMAT
 
 __all__ = ["DEFAULT_OVERLAP", "MIN_OVERLAP", "Cursor", "normalise_stamp"]
 
