@@ -56,6 +56,13 @@ Page = Annotated[int, Field(ge=1, le=1_000_000, description="Page number, from 1
 PerPage = Annotated[
     int, Field(ge=1, le=MAX_PER_PAGE, description=f"Rows per page, at most {MAX_PER_PAGE}.")
 ]
+# The patient search's parameters, shared by its identified and de-identified forms (which
+# differ on purpose: the de-identified one takes no birthdate and refuses a query).
+Status = Annotated[
+    str | None, Field(description="Open Dental status: Patient, NonPatient, Inactive, ...")
+]
+IncludeMissing = Annotated[bool, Field(description="Also patients Open Dental no longer returns.")]
+SearchPerPage = Annotated[Literal[25, 50, 100], Field(description="Rows per page.")]
 
 
 def create_server(env: ToolEnv, identify: Identify, *, host: str = "127.0.0.1") -> FastMCP:
@@ -103,16 +110,11 @@ def _register_deidentified_patient_tools(server: FastMCP, env: ToolEnv, call: Ca
     @server.tool(annotations=READ_ONLY, title="Find patients (de-identified)")
     async def search_patients(
         ctx: Context[Any, Any, Any],
-        status: Annotated[
-            str | None,
-            Field(description="Open Dental status: Patient, NonPatient, Inactive, ..."),
-        ] = None,
+        status: Status = None,
         practice: Practice = None,
-        include_missing: Annotated[
-            bool, Field(description="Also patients Open Dental no longer returns.")
-        ] = False,
+        include_missing: IncludeMissing = False,
         page: Page = 1,
-        per_page: Annotated[Literal[25, 50, 100], Field(description="Rows per page.")] = 25,
+        per_page: SearchPerPage = 25,
         query: Annotated[
             str,
             Field(
@@ -172,16 +174,11 @@ def _register_identified_patient_tools(server: FastMCP, env: ToolEnv, call: Call
         birthdate: Annotated[
             date | None, Field(description="Only patients born on this day (YYYY-MM-DD).")
         ] = None,
-        status: Annotated[
-            str | None,
-            Field(description="Open Dental status: Patient, NonPatient, Inactive, ..."),
-        ] = None,
+        status: Status = None,
         practice: Practice = None,
-        include_missing: Annotated[
-            bool, Field(description="Also patients Open Dental no longer returns.")
-        ] = False,
+        include_missing: IncludeMissing = False,
         page: Page = 1,
-        per_page: Annotated[Literal[25, 50, 100], Field(description="Rows per page.")] = 25,
+        per_page: SearchPerPage = 25,
     ) -> Row:
         """Search the practice's patients by name, PatNum, phone, email or birthdate, sorted
         by name. Returns one page of short records (PatNum, names, status, birthdate, phones,
