@@ -14,15 +14,16 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import JSON, Connection, Engine, Table, select
+from sqlalchemy import JSON, Connection, Engine, Table, select, text
 
 from odbridge.api.client import Client
 from odbridge.api.retry import RetryPolicy
 from odbridge.simulator.handle import SimulatorHandle
 from odbridge.simulator.process import SimulatorProcess
 from odbridge.simulator.server import SimulatorServer
-from odbridge.store.schema import PATIENT_FIELD_NAMES, patients
+from odbridge.store.schema import PATIENT_FIELD_NAMES, patients, sync_runs
 from odbridge.sync.engine import ResourceSync
+from odbridge.sync.lock import advisory_key
 
 DEV_KEY = "test-dev-key-9f2c"
 CUST_KEY = "test-cust-key-41ab"
@@ -277,3 +278,28 @@ def fill_store(engine: Engine, practice: str, count: int, seed: int = 1) -> int:
                 batch = []
         bulk_insert(connection, patients, batch)
     return count
+
+
+def lock_holders(store: Engine, practice: str) -> set[int]:
+    """The PostgreSQL backends holding the practice's sync lock now (pg_locks)."""
+    with store.connect() as connection:
+        key = advisory_key(
+            str(connection.execute(text("SELECT current_schema()")).scalar()), practice
+        )
+        return set(
+            connection.execute(
+                text(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"
+                ),
+                {"high": key >> 32, "low": key & 0xFFFFFFFF},
+            ).scalars()
+        )
+
+
+def resources_run(store: Engine) -> list[str]:
+    """The resources of the sync runs recorded so far, in the order they started."""
+    with store.connect() as connection:
+        return list(
+            connection.execute(select(sync_runs.c.resource).order_by(sync_runs.c.id)).scalars()
+        )

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from odbridge.cli import app
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients, sync_runs
-from odbridge.sync.lock import PracticeBusy, advisory_key, practice_lock
-from tests.helpers import DEV_KEY, SimulatorFactory, wait_for
+from odbridge.sync.lock import PracticeBusy, practice_lock
+from tests.helpers import DEV_KEY, SimulatorFactory, lock_holders, resources_run, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -164,30 +164,6 @@ def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
         store.dispose()
     status = CliRunner().invoke(app, ["status", "--db", store_url], env=env)
     assert "Sync queue: 0 waiting, 0 running, 0 failed (1 done)" in one_line(status.output)
-
-
-def lock_holders(store: Engine, practice: str) -> set[int]:
-    """The PostgreSQL backends holding the practice's sync lock now (pg_locks)."""
-    with store.connect() as connection:
-        key = advisory_key(
-            str(connection.execute(text("SELECT current_schema()")).scalar()), practice
-        )
-        return set(
-            connection.execute(
-                text(
-                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND objsubid = 1 AND classid::bigint = :high AND objid::bigint = :low"
-                ),
-                {"high": key >> 32, "low": key & 0xFFFFFFFF},
-            ).scalars()
-        )
-
-
-def resources_run(store: Engine) -> list[str]:
-    with store.connect() as connection:
-        return list(
-            connection.execute(select(sync_runs.c.resource).order_by(sync_runs.c.id)).scalars()
-        )
 
 
 @pytest.mark.postgres

@@ -24,7 +24,7 @@ from odbridge.cli.queue import HistoryYearsOption
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from odbridge.config import PracticeProfile
+    from odbridge.api.client import Client
     from odbridge.sync.engine import RunSummary
 
 
@@ -109,6 +109,7 @@ def sync_command(
     from odbridge.sync.engine import RunMode
     from odbridge.sync.lock import BUSY_EXIT_CODE, PracticeBusy
     from odbridge.sync.runner import parse_duration, run_every, sync_practices
+    from odbridge.sync.visits import VisitOptions
 
     setup_logging("WARNING" if console.is_terminal else "INFO")
     if practice and all_practices:
@@ -149,6 +150,8 @@ def sync_command(
         nonlocal failed
         busy.clear()
         with SyncProgressView(console) as view:
+            # with --visits each practice's patients then visits run under one hold of its
+            # sync lock (sync_practice_and_visits), the practices concurrently
             summaries = sync_practices(
                 engine,
                 profiles,
@@ -159,16 +162,20 @@ def sync_command(
                 reconcile_every=reconcile_age,
                 wait=wait,
                 on_busy=busy.append,
+                visits=VisitOptions(history_years=history_years) if visits else None,
+                before_visits=(
+                    (lambda client: say_first_visits_cost(engine, client, history_years))
+                    if visits
+                    else None
+                ),
             )
-        if summaries:
-            print_summaries(summaries)
+        patients = [s for s in summaries if s.progress.resource == "patients"]
+        if patients:
+            print_summaries(patients)
         for skipped in busy:
             console.print(str(skipped), style="yellow", markup=False, highlight=False)
+        print_visits([s for s in summaries if s.progress.resource != "patients"])
         failed = any(s.outcome == "failed" for s in summaries)
-        if visits and not stop.is_set():
-            busy_names = {b.practice for b in busy}
-            ready = [p for p in profiles if p.name not in busy_names]
-            failed = sync_visit_round(engine, ready, history_years, stop) or failed
 
     with _StopOnSignal() as stop:
         if schedule is None:
@@ -182,57 +189,40 @@ def sync_command(
         raise typer.Exit(code=BUSY_EXIT_CODE)
 
 
-def sync_visit_round(
-    engine: Engine, profiles: list[PracticeProfile], history_years: int, stop: threading.Event
-) -> bool:
-    """Each practice's visit resources, after saying what a first visits sync will cost.
-    True when a run failed."""
-    from rich.table import Table
+def say_first_visits_cost(engine: Engine, client: Client, history_years: int) -> None:
+    """Before a practice's first visits sync (its patients are in): what it will cost."""
+    from odbridge.sync.visits import first_sync_estimate, is_first_sync, patient_count
 
-    from odbridge.api.client import Client
-    from odbridge.sync.lock import PracticeBusy
-    from odbridge.sync.visits import (
-        VisitOptions,
-        first_sync_estimate,
-        is_first_sync,
-        patient_count,
-        sync_practice_visits,
+    if not is_first_sync(engine, client.profile.name):
+        return
+    requests, seconds, rows = first_sync_estimate(
+        patient_count(engine, client.profile.name),
+        history_years=history_years,
+        page_size=client.page_size,
+        interval=client.rate_interval,
+    )
+    console.print(
+        escape(
+            f"{client.profile.name}: first visits sync, {history_years} years of "
+            f"appointments: about {rows['appointments']:,} appointments and "
+            f"{rows['procedure_logs']:,} procedures, {requests:,} requests, "
+            f"{_duration(seconds)} at this tier ({client.rate_interval:g} s per request). "
+            "Patients are already in; the dashboard works while history fills in; "
+            "Ctrl-C stops cleanly and the next sync resumes."
+        )
     )
 
-    failed = False
-    for profile in profiles:
-        if stop.is_set():
-            break
-        if is_first_sync(engine, profile.name):
-            with Client(profile=profile) as client:
-                page_size, interval = client.page_size, client.rate_interval
-            requests, seconds, rows = first_sync_estimate(
-                patient_count(engine, profile.name),
-                history_years=history_years,
-                page_size=page_size,
-                interval=interval,
-            )
-            console.print(
-                escape(
-                    f"{profile.name}: first visits sync, {history_years} years of "
-                    f"appointments: about {rows['appointments']:,} appointments and "
-                    f"{rows['procedure_logs']:,} procedures, {requests:,} requests, "
-                    f"{_duration(seconds)} at this tier ({interval:g} s per request). "
-                    "Patients are already in; the dashboard works while history fills in; "
-                    "Ctrl-C stops cleanly and the next sync resumes."
-                )
-            )
-        try:
-            summaries = sync_practice_visits(
-                engine, profile, options=VisitOptions(history_years=history_years), stop=stop
-            )
-        except PracticeBusy as exc:
-            console.print(str(exc), style="yellow", markup=False, highlight=False)
-            continue
-        table = Table(title=f"Visits: {escape(profile.name)}", title_justify="left")
+
+def print_visits(summaries: list[RunSummary]) -> None:
+    """The visit resources' runs: one table per practice, then any errors."""
+    from rich.table import Table
+
+    for practice in dict.fromkeys(s.practice for s in summaries):
+        table = Table(title=f"Visits: {escape(practice)}", title_justify="left")
         for column in ("resource", "mode", "outcome", "pages", "rows", "new", "changed"):
             table.add_column(column)
-        for s in summaries:
+        runs = [s for s in summaries if s.practice == practice]
+        for s in runs:
             p = s.progress
             table.add_row(
                 p.resource,
@@ -241,11 +231,9 @@ def sync_visit_round(
                 *(str(n) for n in (p.pages, p.rows, p.inserted, p.updated)),
             )
         console.print(table)
-        for s in summaries:
+        for s in runs:
             if s.error:
                 console.print(f"[red]{escape(s.progress.resource)}:[/red] {escape(s.error)}")
-        failed = failed or any(s.outcome == "failed" for s in summaries)
-    return failed
 
 
 def _duration(seconds: float) -> str:

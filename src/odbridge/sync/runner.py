@@ -48,20 +48,16 @@ def sync_practice(
     when another process holds it this raises :class:`~odbridge.sync.lock.PracticeBusy`,
     or with ``wait`` waits for it.
     """
-    with (
-        practice_lock(store, profile.name, wait=wait, stop=stop),
-        Client(profile=profile) as client,
-    ):
-        sync = ResourceSync(
-            store,
-            client,
-            profile.name,
-            overlap=overlap,
-            reconcile_every=reconcile_every,
-            on_progress=on_progress,
-            stop=stop,
-        )
-        return sync.run(mode)
+    return sync_practice_and_visits(
+        store,
+        profile,
+        mode=mode,
+        stop=stop,
+        on_progress=on_progress,
+        overlap=overlap,
+        reconcile_every=reconcile_every,
+        wait=wait,
+    )[0]
 
 
 def sync_practice_and_visits(
@@ -71,18 +67,36 @@ def sync_practice_and_visits(
     visits: VisitOptions | None = None,
     mode: RunMode | str = RunMode.AUTO,
     stop: threading.Event | None = None,
+    on_progress: ProgressCallback | None = None,
+    overlap: timedelta = DEFAULT_OVERLAP,
+    reconcile_every: timedelta = DEFAULT_RECONCILE_EVERY,
     wait: bool = False,
+    before_visits: Callable[[Client], None] | None = None,
 ) -> list[RunSummary]:
     """The patients, then (with ``visits``) every visit resource, holding the practice's
     sync lock once for the whole job: no other sync can slip in between the two passes.
-    The visits are skipped when the patients' run does not end ok (the next job resumes)."""
+    The visits are skipped when the patients' run does not end ok (the next job resumes).
+
+    ``mode``, ``overlap``, ``reconcile_every`` and ``on_progress`` are the patients' run's;
+    ``before_visits`` is called (lock held) with the client just before the visits start.
+    """
     with (
         practice_lock(store, profile.name, wait=wait, stop=stop),
         Client(profile=profile) as client,
     ):
-        patients = ResourceSync(store, client, profile.name, stop=stop).run(mode)
+        patients = ResourceSync(
+            store,
+            client,
+            profile.name,
+            overlap=overlap,
+            reconcile_every=reconcile_every,
+            on_progress=on_progress,
+            stop=stop,
+        ).run(mode)
         if visits is None or patients.outcome != RunOutcome.OK:
             return [patients]
+        if before_visits is not None:
+            before_visits(client)
         return [patients, *sync_visits(store, client, profile.name, options=visits, stop=stop)]
 
 
@@ -93,16 +107,17 @@ def sync_practices(
     on_busy: Callable[[PracticeBusy], None] | None = None,
     **options: object,
 ) -> list[RunSummary]:
-    """Sync several practices at once; each is paced by its own key, so N practices take
-    about as long as the largest one.
+    """Sync several practices at once (:func:`sync_practice_and_visits` each, taking the
+    same ``options``); each is paced by its own key, so N practices take about as long as
+    the largest one. The summaries, practice by practice (patients, then any visits).
 
     A practice another process is syncing is skipped and handed to ``on_busy`` (without
     it, :class:`~odbridge.sync.lock.PracticeBusy` is raised once the others are done).
     """
 
-    def one(profile: PracticeProfile) -> RunSummary | PracticeBusy:
+    def one(profile: PracticeProfile) -> list[RunSummary] | PracticeBusy:
         try:
-            return sync_practice(store, profile, **options)  # type: ignore[arg-type]
+            return sync_practice_and_visits(store, profile, **options)  # type: ignore[arg-type]
         except PracticeBusy as busy:
             return busy
 
@@ -111,7 +126,7 @@ def sync_practices(
     else:
         with ThreadPoolExecutor(max_workers=len(profiles), thread_name_prefix="sync") as pool:
             results = list(pool.map(one, profiles))
-    summaries = [r for r in results if isinstance(r, RunSummary)]
+    summaries = [s for r in results if not isinstance(r, PracticeBusy) for s in r]
     for busy in (r for r in results if isinstance(r, PracticeBusy)):
         if on_busy is None:
             raise busy
