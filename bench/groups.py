@@ -35,8 +35,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from _support import CUST, DEV, ODBRIDGE, SimulatorProcess
+from _support import CUST, DEV, ODBRIDGE, simulator
 from sqlalchemy import create_engine, text
+
+from odbridge.simulator.handle import SimulatorHandle
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -97,7 +99,7 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def warm(sim: SimulatorProcess, practices: int) -> float:
+def warm(sim: SimulatorHandle, practices: int) -> float:
     """Generate every practice (lazily made by the simulator) before timing; seconds."""
     started = time.monotonic()
     with httpx.Client(timeout=600) as client, ThreadPoolExecutor(4) as pool:
@@ -115,7 +117,7 @@ def odbridge(*args: str, env: dict[str, str]) -> None:
 
 
 def run(
-    sim: SimulatorProcess,
+    sim: SimulatorHandle,
     env: dict[str, str],
     workers: int,
     concurrency: int,
@@ -192,14 +194,18 @@ def main() -> None:
         args.practices = min(args.practices, 20)
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.toml"
-        sim_args = ["--practices", str(args.practices), "--patients", str(args.patients)]
-        sim_args += ["--tier", "full", "--rate-interval", str(args.interval)]
-        with SimulatorProcess(*sim_args, "--throttle", "reject") as sim:
+        with simulator(
+            practices=args.practices,
+            patients=args.patients,
+            tier="full",
+            rate_interval=args.interval,
+            throttle="reject",
+        ) as sim:
             write_config(config, sim.base_url, args.practices, args.interval)
             env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
-            assert sim.process is not None
+            assert sim.pid is not None
             warmed = warm(sim, args.practices)
-            kb = rss_kb(sim.process.pid)
+            kb = rss_kb(sim.pid)
             print(
                 f"simulator: {args.practices} practices x {args.patients} patients generated "
                 f"in {warmed:.0f} s, RSS {kb / 1024:.0f} MB "

@@ -126,11 +126,18 @@ def group(practices: int, patients: int, interval: float) -> None:
     """``sync --all`` on ``practices`` practices against one alone; prints the figure."""
     sys.path.insert(0, str(Path(__file__).parent))
     from _support import DEV as SUPPORT_DEV
-    from _support import ODBRIDGE, SimulatorProcess
+    from _support import ODBRIDGE, simulator
 
-    args = ["--practices", str(practices), "--patients", str(patients), "--tier", "full"]
-    args += ["--rate-interval", str(interval), "--throttle", "reject"]
-    with tempfile.TemporaryDirectory() as folder, SimulatorProcess(*args) as sim:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        simulator(
+            practices=practices,
+            patients=patients,
+            tier="full",
+            rate_interval=interval,
+            throttle="reject",
+        ) as sim,
+    ):
         config = Path(folder) / "config.toml"
         config.write_text(
             "\n".join(

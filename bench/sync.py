@@ -28,19 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _support import CUST, DEV, ODBRIDGE, SimulatorProcess
+from _support import CUST, DEV, ODBRIDGE, simulator
 from sqlalchemy import create_engine, text
 
 from odbridge.api.client import Client
+from odbridge.simulator.handle import SimulatorHandle
 from odbridge.store.db import create_store_engine
 from odbridge.sync.engine import ResourceSync
 
 
 def pacing(patients: int, interval: float) -> None:
     with (
-        SimulatorProcess(
-            "--patients", str(patients), "--tier", "full", "--rate-interval", str(interval)
-        ) as sim,
+        simulator(patients=patients, tier="full", rate_interval=interval) as sim,
         tempfile.TemporaryDirectory() as folder,
     ):
         engine = create_store_engine(f"sqlite:///{folder}/bench.sqlite")
@@ -69,7 +68,7 @@ def pacing(patients: int, interval: float) -> None:
             # each round re-reads earlier rounds' rows still inside the 1 h overlap window
 
 
-def client_for(sim: SimulatorProcess, interval: float) -> Client:
+def client_for(sim: SimulatorHandle, interval: float) -> Client:
     return Client(DEV, CUST, base_url=sim.base_url, mode="remote", rate_interval=interval, env={})
 
 
@@ -114,7 +113,7 @@ def cpu_per_thousand(
     patients: int, kinds: list[str], pg_url: str, runs: int, profile: str | None
 ) -> None:
     with (
-        SimulatorProcess("--patients", str(patients), "--mode", "local") as sim,
+        simulator(patients=patients, mode="local") as sim,
         tempfile.TemporaryDirectory() as folder,
     ):
         for run in range(runs):
@@ -149,7 +148,7 @@ def cpu_per_thousand(
 
 def peak_rss(patients: int) -> None:
     with (
-        SimulatorProcess("--patients", str(patients), "--mode", "local") as sim,
+        simulator(patients=patients, mode="local") as sim,
         tempfile.TemporaryDirectory() as folder,
     ):
         env = {

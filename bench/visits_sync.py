@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _support import CUST, DEV, ODBRIDGE, SimulatorProcess
+from _support import CUST, DEV, ODBRIDGE, simulator
 
 from odbridge.api.client import Client
 from odbridge.store.db import create_store_engine
@@ -62,7 +62,7 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[float, float]
 def memory(patients: int) -> None:
     """Peak RSS of a first ``odbridge sync --visits`` (patients, then the visit history)."""
     with (
-        SimulatorProcess("--patients", str(patients), "--mode", "local") as sim,
+        simulator(patients=patients, mode="local") as sim,
         tempfile.TemporaryDirectory() as folder,
     ):
         rows = httpx.get(f"{sim.root_url}/_simulator/visits", timeout=600).json()
@@ -89,9 +89,7 @@ def incremental(patients: int, changes: list[int]) -> None:
     """Requests of incremental visits rounds after K changes: per incremental resource, the
     pages of the rows it read plus one (the empty or short last page)."""
     with (
-        SimulatorProcess(
-            "--patients", str(patients), "--mode", "remote", "--rate-interval", "0"
-        ) as sim,
+        simulator(patients=patients, mode="remote", rate_interval=0) as sim,
         tempfile.TemporaryDirectory() as folder,
     ):
         engine = create_store_engine(f"sqlite:///{folder}/inc.sqlite")

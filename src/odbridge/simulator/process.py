@@ -57,6 +57,11 @@ class SimulatorProcess(SimulatorHandle):
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (None before :meth:`start`)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> SimulatorProcess:
         """Bind a port, start the child on it and wait until it answers."""
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
