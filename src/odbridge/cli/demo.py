@@ -190,19 +190,15 @@ def _keep_syncing(
 ) -> None:
     """The visit history first (the dashboard is already up with the patients; its visit
     figures fill in when this pass ends), then incremental syncs of both while it runs."""
-    from odbridge.sync.runner import sync_practice
-    from odbridge.sync.visits import sync_practice_visits
+    from odbridge.sync.runner import sync_practice_and_visits
+    from odbridge.sync.visits import VisitOptions, sync_practice_visits
 
-    def visits() -> None:
-        try:
-            sync_practice_visits(engine, profile, stop=stop)
-        except Exception as exc:  # the demo goes on; the run log has the details
-            log.warning("background visits sync failed: %s", exc)
-
-    visits()
+    try:
+        sync_practice_visits(engine, profile, stop=stop)
+    except Exception as exc:  # the demo goes on; the run log has the details
+        log.warning("background visits sync failed: %s", exc)
     while not stop.wait(every):
-        try:
-            sync_practice(engine, profile, stop=stop)
+        try:  # patients then visits, under one hold of the practice's sync lock
+            sync_practice_and_visits(engine, profile, visits=VisitOptions(), stop=stop)
         except Exception as exc:  # the demo goes on; the run log has the details
             log.warning("background sync failed: %s", exc)
-        visits()
