@@ -166,8 +166,9 @@ def test_all_practices_sync_concurrently_each_with_its_own_key(
     assert runs["north"][0] <= runs["south"][1]
     assert runs["south"][0] <= runs["north"][1]
     # each key paced on its own: the two syncs do not slow or throttle each other. (0 x 429 is
-    # bench/pacing.py's goal; on an overloaded machine a request held up after its slot can
-    # make the next, on time, look early: allow one per practice, as for one client.)
+    # bench/pacing.py's goal; the pacer spaces real departures, yet one 429 for one practice
+    # was still seen in 1 of 6 runs at load ~3 (arrival noted late: a new connection's set-up,
+    # or the simulator's process not scheduled): allow one per practice.)
     assert north.stats()["throttled"] <= 1
     assert south.stats()["throttled"] <= 1
     status = run(["status", "--db", db], env)

@@ -20,6 +20,8 @@ class FakeClock:
 
     def __init__(self) -> None:
         self.now = 100.0
+        self.late = 0.0
+        """Seconds each sleep oversleeps (a thread woken late)."""
         self.sleeps: list[float] = []
 
     def __call__(self) -> float:
@@ -27,7 +29,7 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        self.now += seconds
+        self.now += seconds + self.late
 
 
 @pytest.fixture(autouse=True)
@@ -79,29 +81,70 @@ def test_negative_interval_is_refused() -> None:
         Pacer(-1)
 
 
-def test_threads_share_the_budget_and_starts_never_crowd() -> None:
-    """20 starts reserved at once from 4 threads take 20 distinct slots, one interval apart
-    (the clock stands still: what is checked is the reservation, not the scheduler)."""
+class ThreadClocks:
+    """One clock per thread, each moving only when its thread sleeps (no real waiting)."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def __call__(self) -> float:
+        return getattr(self._local, "now", 100.0)
+
+    def sleep(self, seconds: float) -> None:
+        self._local.now = self() + seconds
+
+
+def test_threads_share_the_budget_and_departures_never_crowd() -> None:
+    """20 requests from 4 threads: every departure is at least one interval after the one
+    before, whatever order the threads come back in."""
     interval = 0.02
-    pacer = Pacer(interval, margin=0.0, clock=lambda: 100.0, sleep=lambda _: None)
-    slots: list[float] = []
+    clocks = ThreadClocks()
+    pacer = Pacer(interval, margin=0.0, clock=clocks, sleep=clocks.sleep)
+    departures: list[float] = []
     lock = threading.Lock()
     ready = threading.Barrier(4)
 
     def worker() -> None:
         ready.wait()
         for _ in range(5):
-            slot = 100.0 + pacer.acquire()
+            pacer.acquire()
             with lock:
-                slots.append(slot)
+                departures.append(clocks())
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(slots) == pytest.approx([100.0 + i * interval for i in range(20)])
-    assert pacer.waited == pytest.approx(sum(i * interval for i in range(20)))
+    assert len(departures) == 20
+    gaps = [b - a for a, b in itertools.pairwise(sorted(departures))]
+    assert min(gaps) >= interval - 1e-6
+
+
+def test_a_late_departure_pushes_the_next_slot() -> None:
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()  # leaves at 100.0
+    clock.late = 0.3
+    pacer.acquire()  # its slot is 101.0, but the thread wakes 0.3 s late: leaves at 101.3
+    clock.late = 0.0
+    assert pacer.ready_in() == pytest.approx(1.0)
+    assert pacer.acquire() == pytest.approx(1.0)  # a spacing after 101.3, not after 101.0
+    assert clock.now == pytest.approx(102.3)
+
+
+def test_a_reserved_slot_waits_for_a_late_departure_before_it() -> None:
+    """Two threads' slots, 101.0 and 102.0: the first wakes 0.6 s late, so the second,
+    on time, waits until a spacing after that departure instead of leaving on its slot."""
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()  # leaves at 100.0
+    assert [pacer.reserve(), pacer.reserve()] == pytest.approx([1.0, 2.0])
+    clock.now = 101.6
+    assert pacer._depart() == 0.0  # the first leaves late
+    clock.now = 102.0
+    assert pacer._depart() == pytest.approx(0.6)  # the second must wait ...
+    clock.now = 102.6
+    assert pacer._depart() == 0.0  # ... and then leaves
+    assert pacer.ready_in() == pytest.approx(1.0)
 
 
 def test_429_holds_starts_for_retry_after_and_widens(caplog: pytest.LogCaptureFixture) -> None:

@@ -403,8 +403,9 @@ class Client:
 
     def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> bytes:
         """One paced request; the body of a 2xx answer, else the error for its status."""
+        self.stats.add(requests=1)
+        # acquire() notes the departure that spaces the next request: send right after it
         waited = self._pacer.acquire()
-        self.stats.add(requests=1, paced_seconds=waited)
         started = time.monotonic()
         try:
             response = self._http.request(
@@ -436,6 +437,8 @@ class Client:
                 method=method,
                 path=path,
             ) from None
+        finally:
+            self.stats.add(paced_seconds=waited)
         self._pacer.observe(time.monotonic() - started)
         status = response.status_code
         self.stats.add_status(status)

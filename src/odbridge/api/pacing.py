@@ -2,7 +2,11 @@
 
 Open Dental throttles each customer key, measuring start to start. A :class:`Pacer` hands
 out start slots ``interval`` plus a safety margin apart; callers reserve a slot under a lock
-and sleep outside it, so threads sharing a key queue fairly. Pacers live in a process-wide
+and sleep outside it, so threads sharing a key queue fairly. What counts is when a request
+really leaves, not its slot: a thread that wakes late (interpreter lock, a busy CPU) would
+crowd the next, on-time request. So after its sleep a caller checks, under the lock, that the
+last departure is a spacing behind (else it waits the rest), notes its own departure and pushes
+the next slot to at least a spacing after it. Pacers live in a process-wide
 registry keyed by a hash of the customer key (and the server), so two clients of one
 practice share one budget (at the interval the newest client configured).
 
@@ -41,6 +45,8 @@ MAX_JITTER_SHARE = 0.1
 MAX_JITTER_FLOOR = 0.05
 """The jitter's share of the margin stops at a tenth of the interval, or 50 ms if more."""
 MAX_RETRY_AFTER = 300.0
+DEPARTURE_SLACK = 1e-6
+"""Seconds short of a spacing that a departure may be (clock rounding, not real time)."""
 
 
 def safety_margin(interval: float) -> float:
@@ -73,6 +79,7 @@ class Pacer:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._next_start: float | None = None
+        self._last_departure: float | None = None
         self._starts = 0
         self._warned = False
         self._widening = 0.0
@@ -135,13 +142,37 @@ class Pacer:
         self._recovered_at = self._starts
 
     def acquire(self) -> float:
-        """Wait for the next start slot; the seconds waited."""
+        """Wait for the next start slot and note the departure; the seconds waited.
+
+        Call it right before sending: the request is taken to leave when this returns.
+        """
         delay = self.reserve()
         if delay > 0:
             self._sleep(delay)
             with self._lock:
                 self.waited += delay
+        while (rest := self._depart()) > 0:
+            self._sleep(rest)  # a late request left after our slot: keep a spacing behind it
+            with self._lock:
+                self.waited += rest
+            delay += rest
         return delay
+
+    def _depart(self) -> float:
+        """Note a departure now, or the seconds still to wait (the last one left too late)."""
+        if self.base_interval <= 0:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            spacing = self.spacing
+            if self._last_departure is not None:
+                rest = self._last_departure + spacing - now
+                if rest > DEPARTURE_SLACK:
+                    return rest
+            self._last_departure = now
+            after = now + spacing
+            self._next_start = after if self._next_start is None else max(self._next_start, after)
+            return 0.0
 
     def observe(self, latency: float) -> None:
         """Note how long a request took (send to answer), to follow the timing jitter."""
