@@ -24,6 +24,7 @@ from odbridge.simulator.server import SimulatorServer
 from odbridge.store.schema import PATIENT_FIELD_NAMES, patients, sync_runs
 from odbridge.sync.engine import ResourceSync
 from odbridge.sync.lock import advisory_key
+from odbridge.sync.rowform import StoreRow
 
 DEV_KEY = "test-dev-key-9f2c"
 CUST_KEY = "test-cust-key-41ab"
@@ -263,20 +264,20 @@ def fill_store(engine: Engine, practice: str, count: int, seed: int = 1) -> int:
 
     from odbridge.api.models import Patient
     from odbridge.simulator.generate import generate_practice
-    from odbridge.sync.resources import patient_row
+    from odbridge.sync.resources import PATIENTS
+    from odbridge.sync.writer import RowWriter
 
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     practice_data = generate_practice(count, seed)
-    batch: list[dict[str, Any]] = []
+    writer = RowWriter(engine, practice, PATIENTS)
+    batch: list[StoreRow] = []
     with engine.begin() as connection:
         for record in practice_data.records():
-            row = patient_row(Patient.from_api(record))
-            row.update(practice=practice, first_seen_at=now, last_synced_at=now)
-            batch.append(row)
+            batch.append(PATIENTS.form.from_model(Patient.from_api(record)))
             if len(batch) == 2000:
-                bulk_insert(connection, patients, batch)
+                writer.upsert(connection, batch, now, seen_pass=None)
                 batch = []
-        bulk_insert(connection, patients, batch)
+        writer.upsert(connection, batch, now, seen_pass=None)
     return count
 
 

@@ -10,16 +10,14 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from odbridge.api.errors import NotFoundError, OfficeNetworkError
-from odbridge.api.models import Patient
 from odbridge.api.retry import RetryPolicy
 from odbridge.cli import app
 from odbridge.simulator.server import SimulatorServer
 from odbridge.store.quarantine import quarantine_count, quarantined_rows
 from odbridge.store.runlog import RunMode, RunOutcome, practice_statuses
-from odbridge.store.schema import PATIENT_FIELD_NAMES, patients, sync_runs
+from odbridge.store.schema import patients, sync_runs
 from odbridge.sync.engine import ResourceSync
-from odbridge.sync.resources import patient_row
-from tests.helpers import SimulatorFactory, client_for, source_rows, store_rows
+from tests.helpers import SimulatorFactory, client_for, expected_row, source_rows, store_rows
 
 pytestmark = pytest.mark.integration
 
@@ -29,10 +27,7 @@ BAD_BIRTHDATE = "1985-13-45"
 def rows_except(sim: SimulatorServer, bad: int) -> dict[int, dict[str, object]]:
     """The source's rows as store rows, but for the one our models reject."""
     good = [r for r in sim.all_patients() if r["PatNum"] != bad]
-    return {
-        row["pat_num"]: {name: row[name] for name in PATIENT_FIELD_NAMES}
-        for row in (patient_row(Patient.from_api(record)) for record in good)
-    }
+    return {row["pat_num"]: row for row in map(expected_row, good)}
 
 
 def test_a_bad_row_is_held_the_rest_lands_and_it_is_retried(

@@ -13,7 +13,7 @@ import math
 import re
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -281,8 +281,19 @@ class _Checked:
     call per field, which was most of the cost of validating a page."""
 
     def __init__(
-        self, native: list[CoreSchema], parse: Callable[[Any], Any], kind: str, message: str
+        self,
+        native: list[CoreSchema],
+        parse: Callable[[Any], Any],
+        kind: str,
+        message: str,
+        *,
+        form: str,
+        enum: type[StrEnum] | None = None,
     ) -> None:
+        self.form = form
+        """Which plain form this field takes: text, int, key, date, stamp, money, flag, enum
+        (read by fast decoders that accept the same plain forms, see odbridge.sync.decode)."""
+        self.enum = enum
         self.schema = core_schema.nullable_schema(
             core_schema.union_schema(
                 [*native, core_schema.no_info_plain_validator_function(parse)],
@@ -311,6 +322,8 @@ def enum_checked(enum: type[StrEnum]) -> _Checked:
         enum_parser(enum),
         "enum",
         f"expected a {enum.__name__} name",
+        form="enum",
+        enum=enum,
     )
 
 
@@ -321,6 +334,7 @@ Int = Annotated[
         parse_int,
         "int",
         "expected an integer",
+        form="int",
     ),
 ]
 _ZERO = core_schema.chain_schema(
@@ -338,6 +352,7 @@ Key = Annotated[
         parse_foreign_key,
         "int",
         "expected an integer",
+        form="key",
     ),
     as_json(_key_out, int),
 ]
@@ -348,6 +363,7 @@ Text = Annotated[
         parse_text,
         "text",
         "expected a string",
+        form="text",
     ),
     as_json(_text_out, str),
 ]
@@ -361,6 +377,7 @@ Day = Annotated[
         parse_date,
         "date",
         "expected a date (yyyy-MM-dd)",
+        form="date",
     ),
     as_json(format_api_date, str),
 ]
@@ -374,6 +391,7 @@ Stamp = Annotated[
         parse_datetime,
         "datetime",
         "expected a date-time (yyyy-MM-dd HH:mm:ss)",
+        form="stamp",
     ),
     as_json(format_api_datetime, str),
 ]
@@ -389,6 +407,7 @@ Flag = Annotated[
         parse_bool,
         "bool",
         'expected "true" or "false"',
+        form="flag",
     ),
     as_json(_bool_out, str),
 ]
@@ -404,6 +423,7 @@ Money = Annotated[
         parse_money,
         "money",
         "expected a number",
+        form="money",
     ),
     as_json(_money_out, float),
 ]
@@ -416,3 +436,13 @@ ContactField = Annotated[
 TxtMsgField = Annotated[
     YesNoUnknown | str | None, enum_checked(YesNoUnknown), as_json(enum_out, str)
 ]
+
+
+def plain_form(metadata: Sequence[object]) -> tuple[str, type[StrEnum] | None] | None:
+    """A model field's plain form (text, int, key, date, stamp, money, flag or enum) and its
+    enum, read from the field's metadata (``FieldInfo.metadata``); None for a field that is
+    not of one of the types above."""
+    for item in metadata:
+        if isinstance(item, _Checked):
+            return item.form, item.enum
+    return None

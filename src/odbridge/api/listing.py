@@ -9,7 +9,7 @@ request, and returns a :class:`~odbridge.api.paging.Page` that knows how to fetc
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -21,11 +21,19 @@ from odbridge.api.paging import Page, parse_page, with_fetch
 if TYPE_CHECKING:
     from odbridge.api.client import Client
 
-__all__ = ["Listing", "QueryValue", "format_changed_since", "list_page"]
+__all__ = [
+    "Listing",
+    "PageParser",
+    "QueryValue",
+    "format_changed_since",
+    "list_page",
+    "parsed_page",
+]
 
 log = logging.getLogger("odbridge.api")
 
 M = TypeVar("M", bound=ApiModel)
+T = TypeVar("T")
 
 QueryValue = str | int | bool | date | datetime | Enum | Sequence[int] | None
 """What a filter may be given as (None: not sent)."""
@@ -71,6 +79,10 @@ def format_changed_since(since: Since) -> str:
     return format_api_datetime(datetime(since.year, since.month, since.day))
 
 
+PageParser = Callable[[bytes, int, int, str], Page[T]]
+"""``parse(body, offset, limit, path)``: one raw answer of a listing as a page."""
+
+
 def list_page(
     client: Client,
     path: str,
@@ -89,6 +101,35 @@ def list_page(
     for some empty lists); on the first page of a full listing it is raised, with
     ``not_found_hint`` when given.
     """
+
+    def parse(body: bytes, start: int, size: int, where: str) -> Page[M]:
+        return parse_page(model, body, offset=start, limit=size, path=where)
+
+    return parsed_page(
+        client,
+        path,
+        parse,
+        filters,
+        changed_since=changed_since,
+        offset=offset,
+        limit=limit,
+        not_found_hint=not_found_hint,
+    )
+
+
+def parsed_page(
+    client: Client,
+    path: str,
+    parse: PageParser[T],
+    filters: Mapping[str, QueryValue],
+    *,
+    changed_since: Since | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+    not_found_hint: str = "",
+) -> Page[T]:
+    """:func:`list_page` with each answer turned into a page by ``parse`` (inside the retry
+    loop, so a body cut short is asked for again) instead of into models."""
     if isinstance(offset, bool) or offset < 0:
         raise ValueError("offset must be 0 or more")
     if limit is not None and limit < 1:
@@ -99,14 +140,10 @@ def list_page(
     changes = changed_since is not None
     stats = client.stats
 
-    def fetch(start: int, size: int) -> Page[M]:
+    def fetch(start: int, size: int) -> Page[T]:
         query = {**params, "Limit": str(size), "Offset": str(start)}
         try:
-            page = client.get_parsed(
-                path,
-                query,
-                lambda body: parse_page(model, body, offset=start, limit=size, path=path),
-            )
+            page = client.get_parsed(path, query, lambda body: parse(body, start, size, path))
         except NotFoundError as exc:
             if start > 0 or changes:
                 log.info("%s answered 404 at offset %d: no rows", path, start)
@@ -154,6 +191,28 @@ class Listing(Generic[M]):
             self.path,
             self.model,
             filters,
+            changed_since=changed_since,
+            offset=offset,
+            limit=limit,
+            not_found_hint=self.not_found_hint,
+        )
+
+    def list_rows(
+        self,
+        parse: PageParser[T],
+        *,
+        changed_since: Since | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+    ) -> Page[T]:
+        """The unfiltered listing (or the rows changed since ``changed_since``) with each
+        answer turned into a page by ``parse`` instead of into models: for readers that
+        store rows straight from the raw answer (the sync's fast path)."""
+        return parsed_page(
+            self._client,
+            self.path,
+            parse,
+            {},
             changed_since=changed_since,
             offset=offset,
             limit=limit,

@@ -32,6 +32,7 @@ __all__ = ["KNOWN_CAPS", "Page", "RejectedRow", "parse_page"]
 
 T_co = TypeVar("T_co", covariant=True)
 M = TypeVar("M", bound=ApiModel)
+T = TypeVar("T")
 
 KNOWN_CAPS = frozenset({100, 1000, 10_000})
 """Page caps Open Dental documents; a short page of exactly this size may be a capped one."""
@@ -179,6 +180,6 @@ def _server_time(items: list[M]) -> datetime | None:
     return next((s for s in (getattr(item, "server_date_time", None) for item in items) if s), None)
 
 
-def with_fetch(page: Page[M], fetch: FetchPage[M]) -> Page[M]:
+def with_fetch(page: Page[T], fetch: FetchPage[T]) -> Page[T]:
     """``page`` able to request the pages after it with ``fetch``."""
     return replace(page, fetch=fetch)

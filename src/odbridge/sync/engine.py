@@ -37,6 +37,7 @@ from odbridge.sync.cursor import DEFAULT_OVERLAP, Cursor, check_overlap
 from odbridge.sync.drift import OverlapPager, PassPage
 from odbridge.sync.quarantine import Quarantine
 from odbridge.sync.resources import PATIENTS, Deletions, Resource
+from odbridge.sync.rowform import StoreRow
 from odbridge.sync.state import (
     DEFAULT_RECONCILE_EVERY,
     PassState,
@@ -235,7 +236,7 @@ class ResourceSync:
             state = state.with_pass(current)
             with self.store.begin() as connection:
                 self.states.save(connection, state)
-        pager: OverlapPager[ApiModel] = OverlapPager(
+        pager: OverlapPager[StoreRow] = OverlapPager(
             lambda offset, limit: self._patiently(
                 lambda: self.resource.fetch_page(self.client, offset, limit)
             ),
@@ -280,7 +281,7 @@ class ResourceSync:
         since = state.cursor
         if fetch_changed is None or since is None:  # pragma: no cover - choose_mode checked
             raise RuntimeError("an incremental run needs a change filter and a cursor")
-        pager: OverlapPager[ApiModel] = OverlapPager(
+        pager: OverlapPager[StoreRow] = OverlapPager(
             lambda offset, limit: self._patiently(
                 lambda: fetch_changed(self.client, since, offset, limit)
             ),
@@ -317,7 +318,7 @@ class ResourceSync:
     def _land(
         self,
         connection: Connection,
-        page: PassPage[ApiModel],
+        page: PassPage[StoreRow],
         progress: Progress,
         *,
         seen_pass: int | None,
@@ -400,7 +401,9 @@ class ResourceSync:
                 progress.missing += self.writer.mark_missing(connection, [key], now)
                 self.quarantine.release(connection, [key])
             else:
-                written = self.writer.upsert(connection, [model], now, seen_pass=pass_id)
+                written = self.writer.upsert(
+                    connection, [self.resource.form.from_model(model)], now, seen_pass=pass_id
+                )
                 progress.updated += written.updated
                 progress.confirmed += 1
             self.runlog.save_counts(connection, run_id, progress.counts())
@@ -423,7 +426,8 @@ class ResourceSync:
                 continue
             with self.store.begin() as connection:
                 if model is not None:
-                    written = self.writer.upsert(connection, [model], now, seen_pass=None)
+                    row = self.resource.form.from_model(model)
+                    written = self.writer.upsert(connection, [row], now, seen_pass=None)
                     progress.inserted += written.inserted
                     progress.updated += written.updated
                 self.quarantine.release(connection, [key])

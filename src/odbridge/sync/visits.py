@@ -34,7 +34,6 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, case, func, select, update
@@ -47,9 +46,11 @@ from odbridge.config import PracticeProfile
 from odbridge.store import schema_visits as sv
 from odbridge.store.runlog import RunLog, RunMode, RunOutcome, utcnow
 from odbridge.store.schema import patients
+from odbridge.sync.decode import rows_page
 from odbridge.sync.engine import ResourceSync, RunSummary
 from odbridge.sync.lock import practice_lock
-from odbridge.sync.resources import Deletions, Resource, Row, row_digest
+from odbridge.sync.resources import Deletions, Resource
+from odbridge.sync.rowform import RowForm, StoreRow
 from odbridge.sync.state import StateRepository
 
 __all__ = [
@@ -63,7 +64,6 @@ __all__ = [
     "patient_count",
     "refresh_billing_types",
     "refresh_patient_names",
-    "row_maker",
     "sync_practice_visits",
     "sync_visits",
     "visit_resources",
@@ -89,34 +89,26 @@ class VisitOptions:
             return day.replace(year=day.year - self.history_years, day=28)
 
 
-def row_maker(table: Table) -> Callable[[ApiModel], Row]:
-    """A model → a row of ``table``: its fields (enums as text), ``extra``, ``row_hash``."""
-    names = sv.field_names(table)
-
-    def to_row(model: ApiModel) -> Row:
-        data = model.__dict__
-        row: Row = {}
-        for name in names:
-            value = data.get(name)
-            row[name] = value.value if isinstance(value, Enum) else value
-        extra = dict(model.__pydantic_extra__) if model.__pydantic_extra__ else None
-        row["row_hash"] = row_digest(tuple(row.values()), extra)
-        row["extra"] = extra
-        return row
-
-    return to_row
-
-
 Fetch = Callable[[Client, int, int], Page[ApiModel]]
+FetchChanged = Callable[[Client, str, int, int], Page[ApiModel]]
+
+
+def _rows(form: RowForm, fetch: Fetch) -> Callable[[Client, int, int], Page[StoreRow]]:
+    return lambda client, offset, limit: rows_page(form, fetch(client, offset, limit))
+
+
+def _changed_rows(
+    form: RowForm, fetch: FetchChanged
+) -> Callable[[Client, str, int, int], Page[StoreRow]]:
+    return lambda client, since, offset, limit: rows_page(form, fetch(client, since, offset, limit))
 
 
 def _full(name: str, table: Table, key: str, fetch: Fetch) -> Resource:
+    form = RowForm(table, key)
     return Resource(
         name=name,
-        table=table,
-        key=key,
-        fetch_page=fetch,
-        to_row=row_maker(table),
+        form=form,
+        fetch_page=_rows(form, fetch),
         ordered_by_key=True,
         deletions=Deletions.MARK_MISSING,
     )
@@ -127,16 +119,23 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
     options = options or VisitOptions()
     window = options.window_start
     window_stamp = datetime.combine(window, datetime.min.time())
+    providers = RowForm(sv.providers, "prov_num")
+    appointments = RowForm(sv.appointments, "apt_num")
+    procedure_logs = RowForm(sv.procedure_logs, "proc_num")
+    deleted_appointments = RowForm(sv.deleted_appointments, "hist_appt_num")
     return (
         Resource(
             name="providers",
-            table=sv.providers,
-            key="prov_num",
-            fetch_page=lambda c, offset, limit: c.providers.list(offset=offset, limit=limit),
-            fetch_changed=lambda c, since, offset, limit: c.providers.list(
-                changed_since=since, offset=offset, limit=limit
+            form=providers,
+            fetch_page=_rows(
+                providers, lambda c, offset, limit: c.providers.list(offset=offset, limit=limit)
             ),
-            to_row=row_maker(sv.providers),
+            fetch_changed=_changed_rows(
+                providers,
+                lambda c, since, offset, limit: c.providers.list(
+                    changed_since=since, offset=offset, limit=limit
+                ),
+            ),
             ordered_by_key=True,  # GetChangedSinceForApi: ORDER BY ProvNum
             deletions=Deletions.MARK_MISSING,
         ),
@@ -180,40 +179,49 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
         ),
         Resource(
             name="appointments",
-            table=sv.appointments,
-            key="apt_num",
-            fetch_page=lambda c, offset, limit: c.appointments.list(
-                date_start=window, offset=offset, limit=limit
+            form=appointments,
+            fetch_page=_rows(
+                appointments,
+                lambda c, offset, limit: c.appointments.list(
+                    date_start=window, offset=offset, limit=limit
+                ),
             ),
-            fetch_changed=lambda c, since, offset, limit: c.appointments.list(
-                changed_since=since, offset=offset, limit=limit
+            fetch_changed=_changed_rows(
+                appointments,
+                lambda c, since, offset, limit: c.appointments.list(
+                    changed_since=since, offset=offset, limit=limit
+                ),
             ),
-            to_row=row_maker(sv.appointments),
             ordered_by_key=False,  # ORDER BY AptDateTime, AptNum
             deletions=Deletions.IGNORE,  # a window; deletions come from histappointments
         ),
         Resource(
             name="procedure_logs",
-            table=sv.procedure_logs,
-            key="proc_num",
-            fetch_page=lambda c, offset, limit: c.procedure_logs.list(
-                changed_since=window_stamp, offset=offset, limit=limit
+            form=procedure_logs,
+            fetch_page=_rows(
+                procedure_logs,
+                lambda c, offset, limit: c.procedure_logs.list(
+                    changed_since=window_stamp, offset=offset, limit=limit
+                ),
             ),
-            fetch_changed=lambda c, since, offset, limit: c.procedure_logs.list(
-                changed_since=since, offset=offset, limit=limit
+            fetch_changed=_changed_rows(
+                procedure_logs,
+                lambda c, since, offset, limit: c.procedure_logs.list(
+                    changed_since=since, offset=offset, limit=limit
+                ),
             ),
-            to_row=row_maker(sv.procedure_logs),
             ordered_by_key=False,  # ORDER BY ProcNum DESC
             deletions=Deletions.IGNORE,  # never deleted: ProcStatus D comes as a change
         ),
         Resource(
             name="deleted_appointments",
-            table=sv.deleted_appointments,
-            key="hist_appt_num",
-            fetch_page=lambda c, offset, limit: c.hist_appointments.list(
-                hist_appt_action=HistApptAction.DELETED, offset=offset, limit=limit
+            form=deleted_appointments,
+            fetch_page=_rows(
+                deleted_appointments,
+                lambda c, offset, limit: c.hist_appointments.list(
+                    hist_appt_action=HistApptAction.DELETED, offset=offset, limit=limit
+                ),
             ),
-            to_row=row_maker(sv.deleted_appointments),
             ordered_by_key=True,  # ORDER BY HistApptNum
             deletions=Deletions.IGNORE,
         ),

@@ -7,8 +7,8 @@ together.
 A page's rows go to the database through the driver, not one SQLAlchemy parameter set at a
 time (which cost more than parsing the page): one ``executemany`` of a prepared
 ``INSERT … ON CONFLICT DO UPDATE`` on SQLite, a ``COPY`` into a staging table and one
-``INSERT … SELECT … ON CONFLICT DO UPDATE`` on PostgreSQL. Values are converted by the
-dialect's own bind processors, so they are stored exactly as SQLAlchemy stores them.
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` on PostgreSQL. Rows arrive as
+:class:`~odbridge.sync.rowform.StoreRow` tuples, already in the form both drivers bind.
 """
 
 from __future__ import annotations
@@ -17,23 +17,19 @@ import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Table, select, update
+from sqlalchemy import Engine, Table, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from odbridge.api.models import ApiModel
-from odbridge.sync.resources import Resource, Row
+from odbridge.sync.resources import Resource
+from odbridge.sync.rowform import StoreRow, store_datetime
 
 __all__ = ["RowWriter", "Written"]
 
 CHUNK = 500
 """Keys per statement (SQLite limits the parameters of one statement)."""
-
-_BOOKKEEPING = ("practice", "first_seen_at", "last_synced_at", "missing_since", "seen_pass")
-
 
 # The statements, by database. Only identifiers of our own tables (quoted by the dialect)
 # are put into them; every value is bound.
@@ -71,16 +67,6 @@ class _Statements:
         dialect = store.dialect
         self.postgresql = dialect.name == "postgresql"
         self.columns = [c.name for c in table.columns]
-        processors: list[tuple[int, Callable[[Any], Any], Any]] = []
-        for index, column in enumerate(table.columns):
-            process: Callable[[Any], Any] | None
-            process = column.type.dialect_impl(dialect).bind_processor(dialect)
-            if self.postgresql and isinstance(column.type, JSON):
-                process = json.dumps  # COPY takes the JSON text (None: 'null', as SQLAlchemy)
-            if process is not None:  # (place, processor, what it makes of None: JSON 'null')
-                processors.append((index, process, process(None)))
-        self.processors = processors
-        self._in_order = itemgetter(*self.columns)
         quote = dialect.identifier_preparer.quote
         changing = [c for c in self.columns if c not in ("practice", key, "first_seen_at")]
         names = {
@@ -111,29 +97,13 @@ class _Statements:
 
     def binder(
         self, practice: str, now: datetime, seen_pass: int | None
-    ) -> Callable[[Row], tuple[Any, ...]]:
-        """A function of a row: its values in column order, converted as the dialect stores
-        them, with this write's bookkeeping columns (converted once)."""
-        book = {
-            "practice": practice,
-            "first_seen_at": now,
-            "last_synced_at": now,
-            "missing_since": None,
-            "seen_pass": seen_pass,
-        }
-        for index, process, _ in self.processors:
-            name = self.columns[index]
-            if name in book:
-                book[name] = process(book[name])
-        in_order = self._in_order
-        processors = [p for p in self.processors if self.columns[p[0]] not in book]
+    ) -> Callable[[StoreRow], tuple[Any, ...]]:
+        """A function of a row: every column's value in the table's order (the row's
+        fields, then this write's bookkeeping)."""
+        stamp = store_datetime(now)
 
-        def bind(row: Row) -> tuple[Any, ...]:
-            out = list(in_order({**row, **book}))
-            for index, process, none in processors:
-                value = out[index]
-                out[index] = none if value is None else process(value)
-            return tuple(out)
+        def bind(row: StoreRow) -> tuple[Any, ...]:
+            return (practice, *row.values, row.extra, row.digest, stamp, stamp, None, seen_pass)
 
         return bind
 
@@ -151,36 +121,32 @@ class RowWriter:
     def upsert(
         self,
         connection: Connection,
-        models: Sequence[ApiModel],
+        rows: Sequence[StoreRow],
         now: datetime,
         *,
         seen_pass: int | None,
     ) -> Written:
         """Insert new rows, update changed ones (clearing ``missing_since``), skip the rest;
         with ``seen_pass``, mark every row as returned by that pass."""
-        rows: dict[Any, Row] = {}
-        to_row, key_name = self.resource.to_row, self.resource.key
-        for model in models:
-            row = to_row(model)
-            rows[row[key_name]] = row  # a repeat within a page: keep the last
-        if not rows:
+        latest = {row.key: row for row in rows}  # a repeat within a page: keep the last
+        if not latest:
             return Written()
         sql = self._sql
         existing = {
             found[0]: (found[1], found[2], found[3])
             for found in connection.exec_driver_sql(
-                sql.existing, (self.practice, sql.keys(list(rows)))
+                sql.existing, (self.practice, sql.keys(list(latest)))
             )
         }
         inserted = updated = 0
         bind = sql.binder(self.practice, now, seen_pass)
         writes: list[tuple[Any, ...]] = []
         unmarked: list[int] = []
-        for pk, row in rows.items():
-            known = existing.get(pk)
-            if known is not None and known[0] == row["row_hash"] and known[1] is None:
+        for key, row in latest.items():
+            known = existing.get(key)
+            if known is not None and known[0] == row.digest and known[1] is None:
                 if seen_pass is not None and known[2] != seen_pass:
-                    unmarked.append(pk)
+                    unmarked.append(key)
                 continue
             if known is None:
                 inserted += 1
