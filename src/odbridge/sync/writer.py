@@ -13,7 +13,6 @@ time (which cost more than parsing the page): one ``executemany`` of a prepared
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,8 +41,8 @@ _SQLITE = {
 }
 _POSTGRESQL = {
     "existing": "SELECT {key}, row_hash, missing_since, seen_pass FROM {table} "
-    "WHERE practice = %s AND {key} = ANY(%s)",
-    "seen": "UPDATE {table} SET seen_pass = %s WHERE practice = %s AND {key} = ANY(%s)",
+    "WHERE practice = %s AND {key} = ANY(%s::bigint[])",
+    "seen": "UPDATE {table} SET seen_pass = %s WHERE practice = %s AND {key} = ANY(%s::bigint[])",
     "make_stage": "CREATE TEMPORARY TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)",
     "copy": "COPY {stage} ({columns}) FROM STDIN",
     "insert": "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}",
@@ -91,9 +90,11 @@ class _Statements:
 
         self.upsert = {keep: f"{self.insert} {on_conflict(keep)}" for keep in (False, True)}
 
-    def keys(self, keys: Sequence[int]) -> Any:
-        """A list of keys as one parameter (an array, or JSON for SQLite's json_each)."""
-        return list(keys) if self.postgresql else json.dumps(list(keys))
+    def keys(self, keys: Sequence[int]) -> str:
+        """A list of keys as one text parameter: an array literal (PostgreSQL), JSON for
+        SQLite's json_each (either is much cheaper to send than a bound list)."""
+        listed = ",".join(map(str, map(int, keys)))
+        return f"{{{listed}}}" if self.postgresql else f"[{listed}]"
 
     def binder(
         self, practice: str, now: datetime, seen_pass: int | None
@@ -101,9 +102,10 @@ class _Statements:
         """A function of a row: every column's value in the table's order (the row's
         fields, then this write's bookkeeping)."""
         stamp = store_datetime(now)
+        head, tail = (practice,), (stamp, stamp, None, seen_pass)
 
         def bind(row: StoreRow) -> tuple[Any, ...]:
-            return (practice, *row.values, row.extra, row.digest, stamp, stamp, None, seen_pass)
+            return head + row.values + (row.extra, row.digest) + tail
 
         return bind
 
