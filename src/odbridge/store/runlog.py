@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine, Update, and_, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from odbridge.store.schema import patients, quarantine, sync_runs, sync_state
@@ -65,6 +66,16 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
+@cache
+def _counts_update(names: tuple[str, ...]) -> Update:
+    """The counters' update with bound values, compiled once (it runs with every page)."""
+    return (
+        update(sync_runs)
+        .where(sync_runs.c.id == bindparam("run_id"))
+        .values({name: bindparam(name) for name in names})
+    )
+
+
 class RunLog:
     """Writes the run log of one practice's resource."""
 
@@ -109,7 +120,7 @@ class RunLog:
         unknown = set(counts) - set(COUNT_COLUMNS)
         if unknown:
             raise ValueError(f"not run-log counters: {sorted(unknown)}")
-        connection.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(**counts))
+        connection.execute(_counts_update(tuple(counts)), {**counts, "run_id": run_id})
 
     def finish(
         self,

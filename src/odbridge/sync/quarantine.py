@@ -34,6 +34,9 @@ class Quarantine:
         self.practice = practice
         self.resource = resource
         self._insert = postgresql.insert if store.dialect.name == "postgresql" else sqlite.insert
+        self._held = select(quarantine.c.key).where(  # read with every page: built once
+            quarantine.c.practice == practice, quarantine.c.resource == resource
+        )
 
     def hold(self, connection: Connection, rows: Iterable[RejectedRow], now: datetime) -> int:
         """Hold (or hold again) the rejected rows that have a key; how many had one."""
@@ -85,11 +88,7 @@ class Quarantine:
         if not keys:
             return
         # Few rows are ever held: read them, rather than send every key of a page.
-        held = connection.execute(
-            select(quarantine.c.key).where(
-                quarantine.c.practice == self.practice, quarantine.c.resource == self.resource
-            )
-        ).scalars()
+        held = connection.execute(self._held).scalars()
         released = set(held).intersection(keys)
         if released:
             connection.execute(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -106,12 +106,30 @@ def _row_to_state(practice: str, resource: str, row: Any) -> SyncState:
     )
 
 
+_KEYS = ("practice", "resource")
+_SAVED = (
+    *_KEYS,
+    "cursor",
+    "full_offset",
+    "full_pass",
+    "full_mode",
+    "full_last_key",
+    "full_cursor",
+    "runs_since_reconcile",
+    "updated_at",
+)
+
+
 class StateRepository:
     """Loads and saves :class:`SyncState` in ``sync_state``."""
 
     def __init__(self, store: Engine) -> None:
         self.store = store
-        self._insert = postgresql.insert if store.dialect.name == "postgresql" else sqlite.insert
+        insert = postgresql.insert if store.dialect.name == "postgresql" else sqlite.insert
+        # One statement with bound values, compiled once (it runs with every page).
+        statement = insert(sync_state).values({name: bindparam(name) for name in _SAVED})
+        changing = {name: statement.excluded[name] for name in _SAVED if name not in _KEYS}
+        self._save = statement.on_conflict_do_update(index_elements=list(_KEYS), set_=changing)
 
     def load(self, practice: str, resource: str) -> SyncState:
         """The state (an empty one if the resource was never synced)."""
@@ -142,11 +160,6 @@ class StateRepository:
             "runs_since_reconcile": state.runs_since_reconcile,
             "updated_at": utcnow(),
         }
-        statement = self._insert(sync_state).values(
-            practice=state.practice, resource=state.resource, **values
-        )
         connection.execute(
-            statement.on_conflict_do_update(
-                index_elements=[sync_state.c.practice, sync_state.c.resource], set_=values
-            )
+            self._save, {"practice": state.practice, "resource": state.resource, **values}
         )
