@@ -24,8 +24,8 @@ from odbridge.api.fields import (
     Stamp,
     Text,
     as_json,
+    enum_checked,
     enum_out,
-    enum_parser,
     od_problem,
     parse_date,
     parse_int,
@@ -115,22 +115,22 @@ class DefinitionCategory:
     PROVIDER_SPECIALTIES = 35
 
 
+# Enum fields: a member's exact name checked natively, other spellings and unknown names by
+# enum_parser (kept as text with a warning), as for the patient's enums.
 ApptStatusField = Annotated[
-    ApptStatus | str | None, PlainValidator(enum_parser(ApptStatus)), as_json(enum_out, str)
+    ApptStatus | str | None, enum_checked(ApptStatus), as_json(enum_out, str)
 ]
 PriorityField = Annotated[
-    ApptPriority | str | None, PlainValidator(enum_parser(ApptPriority)), as_json(enum_out, str)
+    ApptPriority | str | None, enum_checked(ApptPriority), as_json(enum_out, str)
 ]
 ProcStatusField = Annotated[
-    ProcStatus | str | None, PlainValidator(enum_parser(ProcStatus)), as_json(enum_out, str)
+    ProcStatus | str | None, enum_checked(ProcStatus), as_json(enum_out, str)
 ]
 ProvStatusField = Annotated[
-    ProvStatus | str | None, PlainValidator(enum_parser(ProvStatus)), as_json(enum_out, str)
+    ProvStatus | str | None, enum_checked(ProvStatus), as_json(enum_out, str)
 ]
 HistActionField = Annotated[
-    HistApptAction | str | None,
-    PlainValidator(enum_parser(HistApptAction)),
-    as_json(enum_out, str),
+    HistApptAction | str | None, enum_checked(HistApptAction), as_json(enum_out, str)
 ]
 
 
