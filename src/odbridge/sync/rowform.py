@@ -26,6 +26,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+import msgspec
 from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, Table
 
 from odbridge.api.models import ApiModel
@@ -83,11 +84,14 @@ def _converter(column_type: object) -> Callable[[Any], Any] | None:
     return _plain_text
 
 
+_encode = msgspec.json.encode
+
+
 def digest(values: tuple[Any, ...], extra: str) -> str:
-    """A stable digest of a record's stored values and unknown fields (``repr`` of text,
-    ints, floats and None is the same in every run)."""
-    text = repr(values) if extra == NO_EXTRA else f"{values!r}{extra}"
-    return blake2b(text.encode(), digest_size=20).hexdigest()
+    """A stable digest of a record's stored values and unknown fields: of their JSON (text,
+    whole numbers, floats in their shortest form, null: the same in every run)."""
+    data = _encode(values) if extra == NO_EXTRA else _encode(values) + extra.encode()
+    return blake2b(data, digest_size=20).hexdigest()
 
 
 def extra_json(extra: Mapping[str, Any] | None) -> str:
@@ -136,7 +140,7 @@ class RowForm:
     def rows(self, values: Iterable[tuple[Any, ...]]) -> list[StoreRow]:
         """:meth:`row` of many rows with no unknown fields (a whole page at once)."""
         listed = list(values)
-        digests = [blake2b(text.encode(), digest_size=20).hexdigest() for text in map(repr, listed)]
+        digests = [blake2b(data, digest_size=20).hexdigest() for data in map(_encode, listed)]
         keys = [int(row[0]) for row in listed]
         return list(map(StoreRow, keys, listed, repeat(NO_EXTRA), digests))
 
