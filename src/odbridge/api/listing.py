@@ -200,19 +200,20 @@ class Listing(Generic[M]):
     def list_rows(
         self,
         parse: PageParser[T],
+        filters: Mapping[str, QueryValue] | None = None,
         *,
         changed_since: Since | None = None,
         offset: int = 0,
         limit: int | None = None,
     ) -> Page[T]:
-        """The unfiltered listing (or the rows changed since ``changed_since``) with each
-        answer turned into a page by ``parse`` instead of into models: for readers that
-        store rows straight from the raw answer (the sync's fast path)."""
+        """The listing (``filters`` by the API's names), or the rows changed since
+        ``changed_since``, with each answer turned into a page by ``parse`` instead of into
+        models: for readers that store rows straight from the raw answer (the sync)."""
         return parsed_page(
             self._client,
             self.path,
             parse,
-            {},
+            filters or {},
             changed_since=changed_since,
             offset=offset,
             limit=limit,

@@ -34,19 +34,21 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, Table, and_, case, func, select, update
 
+from odbridge.api import models_visits as mv
 from odbridge.api.client import Client
+from odbridge.api.listing import Listing, PageParser, QueryValue
 from odbridge.api.models import ApiModel
-from odbridge.api.models_visits import HistApptAction
-from odbridge.api.paging import Page
+from odbridge.api.paging import Page, parse_page
 from odbridge.config import PracticeProfile
 from odbridge.store import schema_visits as sv
 from odbridge.store.runlog import RunLog, RunMode, RunOutcome, utcnow
 from odbridge.store.schema import patients
-from odbridge.sync.decode import rows_page
+from odbridge.sync.decode import PageDecoder, rows_page
 from odbridge.sync.engine import ResourceSync, RunSummary
 from odbridge.sync.lock import practice_lock
 from odbridge.sync.resources import Deletions, Resource
@@ -89,26 +91,53 @@ class VisitOptions:
             return day.replace(year=day.year - self.history_years, day=28)
 
 
-Fetch = Callable[[Client, int, int], Page[ApiModel]]
-FetchChanged = Callable[[Client, str, int, int], Page[ApiModel]]
+FetchRows = Callable[[Client, int, int], Page[StoreRow]]
+FetchChangedRows = Callable[[Client, str, int, int], Page[StoreRow]]
 
 
-def _rows(form: RowForm, fetch: Fetch) -> Callable[[Client, int, int], Page[StoreRow]]:
-    return lambda client, offset, limit: rows_page(form, fetch(client, offset, limit))
+@dataclass(frozen=True)
+class _Rows:
+    """How one visit resource reads pages of store rows: each answer decoded straight into
+    rows (:class:`~odbridge.sync.decode.PageDecoder`), through the models when a page has an
+    unusual value (or always, for a model with a field of no plain form)."""
+
+    form: RowForm
+    model: type[ApiModel]
+    listing: Callable[[Client], Listing[Any]]
+
+    @cached_property
+    def parse(self) -> PageParser[StoreRow]:
+        """The page parser."""
+        decoder = PageDecoder.for_model(self.model, self.form)
+        if decoder is not None:
+            return decoder.parse
+        form, model = self.form, self.model
+
+        def through_models(body: bytes, offset: int, limit: int, path: str) -> Page[StoreRow]:
+            return rows_page(form, parse_page(model, body, offset=offset, limit=limit, path=path))
+
+        return through_models
+
+    def pages(
+        self, filters: Mapping[str, QueryValue] | None = None, *, since: datetime | None = None
+    ) -> FetchRows:
+        """Pages of the listing (``filters`` by the API's names; ``since``: changed since)."""
+        return lambda client, offset, limit: self.listing(client).list_rows(
+            self.parse, filters, changed_since=since, offset=offset, limit=limit
+        )
+
+    def changes(self) -> FetchChangedRows:
+        """Pages of the rows changed since a cursor."""
+        return lambda client, since, offset, limit: self.listing(client).list_rows(
+            self.parse, changed_since=since, offset=offset, limit=limit
+        )
 
 
-def _changed_rows(
-    form: RowForm, fetch: FetchChanged
-) -> Callable[[Client, str, int, int], Page[StoreRow]]:
-    return lambda client, since, offset, limit: rows_page(form, fetch(client, since, offset, limit))
-
-
-def _full(name: str, table: Table, key: str, fetch: Fetch) -> Resource:
-    form = RowForm(table, key)
+def _full(rows: _Rows, name: str) -> Resource:
     return Resource(
         name=name,
-        form=form,
-        fetch_page=_rows(form, fetch),
+        form=rows.form,
+        fetch_page=rows.pages(),
         ordered_by_key=True,
         deletions=Deletions.MARK_MISSING,
     )
@@ -119,109 +148,76 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
     options = options or VisitOptions()
     window = options.window_start
     window_stamp = datetime.combine(window, datetime.min.time())
-    providers = RowForm(sv.providers, "prov_num")
-    appointments = RowForm(sv.appointments, "apt_num")
-    procedure_logs = RowForm(sv.procedure_logs, "proc_num")
-    deleted_appointments = RowForm(sv.deleted_appointments, "hist_appt_num")
+    providers = _Rows(RowForm(sv.providers, "prov_num"), mv.Provider, lambda c: c.providers)
+    appointments = _Rows(
+        RowForm(sv.appointments, "apt_num"), mv.Appointment, lambda c: c.appointments
+    )
+    procedure_logs = _Rows(
+        RowForm(sv.procedure_logs, "proc_num"), mv.ProcedureLog, lambda c: c.procedure_logs
+    )
+    deleted = _Rows(
+        RowForm(sv.deleted_appointments, "hist_appt_num"),
+        mv.HistAppointment,
+        lambda c: c.hist_appointments,
+    )
     return (
         Resource(
             name="providers",
-            form=providers,
-            fetch_page=_rows(
-                providers, lambda c, offset, limit: c.providers.list(offset=offset, limit=limit)
-            ),
-            fetch_changed=_changed_rows(
-                providers,
-                lambda c, since, offset, limit: c.providers.list(
-                    changed_since=since, offset=offset, limit=limit
-                ),
-            ),
+            form=providers.form,
+            fetch_page=providers.pages(),
+            fetch_changed=providers.changes(),
             ordered_by_key=True,  # GetChangedSinceForApi: ORDER BY ProvNum
             deletions=Deletions.MARK_MISSING,
         ),
-        _full(
-            "clinics",
-            sv.clinics,
-            "clinic_num",
-            lambda c, offset, limit: c.clinics.list(offset=offset, limit=limit),
+        _full(_Rows(RowForm(sv.clinics, "clinic_num"), mv.Clinic, lambda c: c.clinics), "clinics"),
+        Resource(
+            name="definitions",
+            form=RowForm(sv.definitions, "def_num"),
+            fetch_page=_Rows(
+                RowForm(sv.definitions, "def_num"), mv.Definition, lambda c: c.definitions
+            ).pages({"includeHidden": True}),
+            ordered_by_key=True,
+            deletions=Deletions.MARK_MISSING,
         ),
         _full(
-            "definitions",
-            sv.definitions,
-            "def_num",
-            lambda c, offset, limit: c.definitions.list(
-                include_hidden=True, offset=offset, limit=limit
-            ),
-        ),
-        _full(
+            _Rows(RowForm(sv.operatories, "operatory_num"), mv.Operatory, lambda c: c.operatories),
             "operatories",
-            sv.operatories,
-            "operatory_num",
-            lambda c, offset, limit: c.operatories.list(offset=offset, limit=limit),
         ),
         _full(
+            _Rows(
+                RowForm(sv.appointment_types, "appointment_type_num"),
+                mv.AppointmentType,
+                lambda c: c.appointment_types,
+            ),
             "appointment_types",
-            sv.appointment_types,
-            "appointment_type_num",
-            lambda c, offset, limit: c.appointment_types.list(offset=offset, limit=limit),
         ),
         _full(
+            _Rows(
+                RowForm(sv.recall_types, "recall_type_num"), mv.RecallType, lambda c: c.recall_types
+            ),
             "recall_types",
-            sv.recall_types,
-            "recall_type_num",
-            lambda c, offset, limit: c.recall_types.list(offset=offset, limit=limit),
         ),
-        _full(
-            "recalls",
-            sv.recalls,
-            "recall_num",
-            lambda c, offset, limit: c.recalls.list(offset=offset, limit=limit),
-        ),
+        _full(_Rows(RowForm(sv.recalls, "recall_num"), mv.Recall, lambda c: c.recalls), "recalls"),
         Resource(
             name="appointments",
-            form=appointments,
-            fetch_page=_rows(
-                appointments,
-                lambda c, offset, limit: c.appointments.list(
-                    date_start=window, offset=offset, limit=limit
-                ),
-            ),
-            fetch_changed=_changed_rows(
-                appointments,
-                lambda c, since, offset, limit: c.appointments.list(
-                    changed_since=since, offset=offset, limit=limit
-                ),
-            ),
+            form=appointments.form,
+            fetch_page=appointments.pages({"dateStart": window}),
+            fetch_changed=appointments.changes(),
             ordered_by_key=False,  # ORDER BY AptDateTime, AptNum
             deletions=Deletions.IGNORE,  # a window; deletions come from histappointments
         ),
         Resource(
             name="procedure_logs",
-            form=procedure_logs,
-            fetch_page=_rows(
-                procedure_logs,
-                lambda c, offset, limit: c.procedure_logs.list(
-                    changed_since=window_stamp, offset=offset, limit=limit
-                ),
-            ),
-            fetch_changed=_changed_rows(
-                procedure_logs,
-                lambda c, since, offset, limit: c.procedure_logs.list(
-                    changed_since=since, offset=offset, limit=limit
-                ),
-            ),
+            form=procedure_logs.form,
+            fetch_page=procedure_logs.pages(since=window_stamp),
+            fetch_changed=procedure_logs.changes(),
             ordered_by_key=False,  # ORDER BY ProcNum DESC
             deletions=Deletions.IGNORE,  # never deleted: ProcStatus D comes as a change
         ),
         Resource(
             name="deleted_appointments",
-            form=deleted_appointments,
-            fetch_page=_rows(
-                deleted_appointments,
-                lambda c, offset, limit: c.hist_appointments.list(
-                    hist_appt_action=HistApptAction.DELETED, offset=offset, limit=limit
-                ),
-            ),
+            form=deleted.form,
+            fetch_page=deleted.pages({"HistApptAction": mv.HistApptAction.DELETED}),
             ordered_by_key=True,  # ORDER BY HistApptNum
             deletions=Deletions.IGNORE,
         ),
