@@ -63,9 +63,12 @@ class Gatekeeper:
         started = time.perf_counter()
         state = self.state
         state.stats.requests += 1
+        if state.stats.first_request_at is None:
+            state.stats.first_request_at = time.time()
         state.stats.by_endpoint[f"{scope['method']} {_endpoint(scope['path'])}"] += 1
         status = await self._serve(scope, receive, send)
         state.stats.by_status[status] += 1
+        state.stats.last_answer_at = time.time()
         # One line per request: method, path, parameter names only (values can be PHI).
         names = sorted(
             {part.split(b"=")[0].decode() for part in scope["query_string"].split(b"&") if part}

@@ -31,6 +31,11 @@ class Stats:
     by_endpoint: Counter[str] = field(default_factory=Counter)
     changes: int = 0
     deletions: int = 0
+    first_request_at: float | None = None
+    """When the first API request since the last reset arrived (epoch seconds)."""
+    last_answer_at: float | None = None
+    """When the last API answer was sent (epoch seconds): with the above, a client's span
+    as the server saw it, to the microsecond."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +46,8 @@ class Stats:
             "by_endpoint": dict(self.by_endpoint),
             "changes": self.changes,
             "deletions": self.deletions,
+            "first_request_at": self.first_request_at,
+            "last_answer_at": self.last_answer_at,
         }
 
 
