@@ -404,13 +404,15 @@ class Client:
     def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> bytes:
         """One paced request; the body of a 2xx answer, else the error for its status."""
         self.stats.add(requests=1)
-        # acquire() notes the departure that spaces the next request: send right after it
+        # The request is built first: acquire() notes the departure that spaces the next
+        # request, so nothing but the sending may come between the two.
+        request = self._http.build_request(
+            method, self._base_url + path, params=params, json=json_body
+        )
         waited = self._pacer.acquire()
         started = time.monotonic()
         try:
-            response = self._http.request(
-                method, self._base_url + path, params=params, json=json_body
-            )
+            response = self._http.send(request)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self.stats.add(transport_errors=1)
             mode = str(self._mode)
