@@ -31,4 +31,6 @@ echo "== layers (import-linter; contracts in pyproject.toml)"
 echo "== bandit"
 .venv/bin/bandit -r src -q
 echo "== pytest"
-.venv/bin/pytest --durations=15 "$@"
+# two workers (pytest-xdist): most tests wait on HTTP, PostgreSQL or a process they started;
+# a file's tests stay on one worker (module fixtures: one browser, one dashboard per file)
+.venv/bin/pytest -n 2 --dist loadfile --durations=15 "$@"

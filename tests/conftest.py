@@ -3,11 +3,13 @@ Hypothesis profiles, and a rule that a skipped test fails the run."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,47 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if skipped and exitstatus == 0:
         reporter.write_line(f"{skipped} test(s) skipped: failing the run (nothing may be skipped)")
         session.exitstatus = 1
+
+
+@contextmanager
+def test_slot(item: pytest.Item) -> Iterator[None]:
+    """Under pytest-xdist (scripts/test.sh runs two workers), a test marked ``exclusive`` runs
+    while no other worker runs a test: the others wait before their next test, and it waits
+    for the ones running to end. Every other test runs beside any but an exclusive one.
+
+    A readers-writer lock on files in the run's shared temporary folder: every test holds
+    the lock shared, an exclusive one holds it alone; the turnstile, taken first, keeps new
+    tests from starting while an exclusive one waits for the running ones. Around the whole
+    test (setup and teardown too): a module fixture set up in the first test's setup counts.
+    """
+    basetemp = item.config.option.basetemp
+    if "PYTEST_XDIST_WORKER" not in os.environ or not basetemp:
+        yield  # one process: nothing runs beside the test
+        return
+    folder = Path(basetemp).parent  # each worker's is <the run's folder>/gwN
+    alone = item.get_closest_marker("exclusive") is not None
+    with (
+        open(folder / "exclusive.turnstile", "a") as turnstile,
+        open(folder / "exclusive.lock", "a") as lock,
+    ):
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        if not alone:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:  # (closing the files would release them too)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    with test_slot(item):
+        return (yield)
 
 
 TEST_SIMULATOR: dict[str, Any] = {

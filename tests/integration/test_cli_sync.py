@@ -132,6 +132,7 @@ def test_every_runs_on_a_schedule_until_sigterm(
     assert "Traceback" not in output
 
 
+@pytest.mark.exclusive  # at most one 429 per practice asserted: no other test beside it
 def test_all_practices_sync_concurrently_each_with_its_own_key(
     simulator_process_factory: SimulatorProcessFactory, tmp_path: Path
 ) -> None:

@@ -38,6 +38,7 @@ def test_full_read_under_faults_returns_every_patient_once(
     assert client.stats.retries == sum(faults.values()) - faults.get("slow", 0)
 
 
+@pytest.mark.exclusive  # 0 x 429 asserted: no other test beside it
 def test_paced_incremental_read_under_faults(
     simulator_process_factory: SimulatorProcessFactory,
 ) -> None:
