@@ -17,6 +17,7 @@ simulator saw it (first request to last answer), the ratio all/one (goal <= 1.10
 429s.
 
     .venv/bin/python bench/pacing.py --group 12 --intervals 0.5
+    BENCH_SHOW_429=1 .venv/bin/python bench/pacing.py --group 12   # ... with the syncs' 429 lines
 """
 
 from __future__ import annotations
@@ -160,6 +161,8 @@ def group(practices: int, patients: int, interval: float) -> None:
                 capture_output=True,
                 text=True,
             )
+            if os.environ.get("BENCH_SHOW_429"):  # the sync's lines about 429s
+                print("\n".join(x for x in done.stderr.splitlines() if "429" in x))
             if done.returncode:  # a practice failed: say which and why, then go on
                 print(f"sync {' '.join(which)} exited {done.returncode}:")
                 print("\n".join(done.stdout.splitlines()[-12:] + done.stderr.splitlines()[-5:]))

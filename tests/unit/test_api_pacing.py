@@ -132,6 +132,20 @@ def test_a_late_departure_pushes_the_next_slot() -> None:
     assert clock.now == pytest.approx(102.3)
 
 
+def test_bytes_leaving_after_the_noted_departure_push_the_next_slot() -> None:
+    """The thread is held up between taking its slot and writing the request: the next
+    request keeps a spacing behind the moment the bytes left, not behind the slot."""
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    pacer.acquire()  # noted at 100.0
+    clock.now = 100.25
+    pacer.sent()  # ... but the request only started to leave at 100.25
+    assert pacer.acquire() == pytest.approx(1.0)  # waits until 101.25, not 101.0
+    assert clock.now == pytest.approx(101.25)
+    pacer.sent()  # sent at once: nothing changes
+    clock.now = 101.5
+    assert pacer.ready_in() == pytest.approx(0.75)
+
+
 def test_a_reserved_slot_waits_for_a_late_departure_before_it() -> None:
     """Two threads' slots, 101.0 and 102.0: the first wakes 0.6 s late, so the second,
     on time, waits until a spacing after that departure instead of leaving on its slot."""
@@ -238,6 +252,25 @@ def test_margin_follows_the_observed_jitter_and_comes_back() -> None:
     for _ in range(60):
         pacer.observe(0.1)
     assert pacer.margin < steady + 0.005
+
+
+def test_an_answer_slower_than_usual_holds_the_next_start_by_the_difference() -> None:
+    """The server was busy: it may have taken the request up 0.3 s late, and it measures
+    the next request from then."""
+    pacer, clock = fake_pacer(1.0, margin=0.0)
+    for _ in range(3):
+        sent = clock.now
+        pacer.acquire()
+        pacer.observe(0.1, sent_at=sent)  # the usual answer time
+    sent = clock.now
+    pacer.acquire()  # leaves at `sent` + 1.0 ...
+    sent = clock.now
+    clock.now += 0.4
+    pacer.observe(0.4, sent_at=sent)  # ... and is answered 0.3 s slower than usual
+    assert pacer.ready_in() == pytest.approx(0.9)  # until sent + 0.3 + 1.0
+    clock.now = sent + 1.3
+    pacer.observe(0.1, sent_at=clock.now - 0.1)  # an answer as usual holds nothing more
+    assert pacer.ready_in() == pytest.approx(0.0)
 
 
 def test_a_fixed_margin_ignores_jitter() -> None:

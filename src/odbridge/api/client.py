@@ -401,13 +401,22 @@ class Client:
         self.stats.add(retries=1)
         log.info("%s", notice.describe())
 
+    def _trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's trace: the moment the request starts to leave is its real departure."""
+        if event.endswith("send_request_headers.started"):
+            self._pacer.sent()
+
     def _send_once(self, method: str, path: str, params: Params | None, json_body: Any) -> bytes:
         """One paced request; the body of a 2xx answer, else the error for its status."""
         self.stats.add(requests=1)
         # The request is built first: acquire() notes the departure that spaces the next
         # request, so nothing but the sending may come between the two.
         request = self._http.build_request(
-            method, self._base_url + path, params=params, json=json_body
+            method,
+            self._base_url + path,
+            params=params,
+            json=json_body,
+            extensions={"trace": self._trace},
         )
         waited = self._pacer.acquire()
         started = time.monotonic()
@@ -441,7 +450,7 @@ class Client:
             ) from None
         finally:
             self.stats.add(paced_seconds=waited)
-        self._pacer.observe(time.monotonic() - started)
+        self._pacer.observe(time.monotonic() - started, sent_at=started)
         status = response.status_code
         self.stats.add_status(status)
         log.debug(

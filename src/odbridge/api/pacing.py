@@ -6,18 +6,21 @@ and sleep outside it, so threads sharing a key queue fairly. What counts is when
 really leaves, not its slot: a thread that wakes late (interpreter lock, a busy CPU) would
 crowd the next, on-time request. So after its sleep a caller checks, under the lock, that the
 last departure is a spacing behind (else it waits the rest), notes its own departure and pushes
-the next slot to at least a spacing after it. Pacers live in a process-wide
-registry keyed by a hash of the customer key (and the server), so two clients of one
-practice share one budget (at the interval the newest client configured).
+the next slot to at least a spacing after it; when the request's bytes really start to leave
+(the HTTP layer reports it), that moment becomes the departure, if it is later. Pacers live
+in a process-wide registry keyed by a hash of the customer key (and the server), so two
+clients of one practice share one budget (at the interval the newest client configured).
 
 The margin follows the timing jitter the client observes: a request that leaves on time but
 reaches the server late shortens the gap to the next one by that delay, so the margin grows
 with the spread of recent response times (as TCP sizes its retransmission timer: smoothed
-mean deviation, times four; capped at a tenth of the interval or 50 ms) and shrinks when the spread
-does. On a 429 the pacer waits ``Retry-After`` and widens the interval in small steps (5% of
-the interval, doubling while 429s keep coming); after a run of requests with none it halves
-the widening again, unless a 429 came right after such a step (then the rate was simply set
-too fast, and the widening stays).
+mean deviation, times four; capped at a tenth of the interval or 50 ms) and shrinks when the
+spread does. An answer slower than usual (the fastest recent ones) holds the next start by
+the difference: a server that took the request up late measures the next one from then. On
+a 429 the pacer waits ``Retry-After`` and widens the interval in small steps (5% of the
+interval, doubling while 429s keep coming); after a run of requests with none it halves the
+widening again, unless a 429 came right after such a step (then the rate was simply set too
+fast, and the widening stays).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ JITTER_GAIN = 4.0
 MAX_JITTER_SHARE = 0.1
 MAX_JITTER_FLOOR = 0.05
 """The jitter's share of the margin stops at a tenth of the interval, or 50 ms if more."""
+USUAL_RISE = 0.05
+"""How fast the usual answer time follows slower answers (a share of the difference)."""
 MAX_RETRY_AFTER = 300.0
 DEPARTURE_SLACK = 1e-6
 """Seconds short of a spacing that a departure may be (clock rounding, not real time)."""
@@ -89,6 +94,7 @@ class Pacer:
         self._before_recovery = 0.0
         self._sticky = False
         self._mean_latency: float | None = None
+        self._usual_latency = 0.0
         self._jitter = 0.0
         self.waited = 0.0
         """Total seconds callers spent waiting for a slot."""
@@ -174,14 +180,40 @@ class Pacer:
             self._next_start = after if self._next_start is None else max(self._next_start, after)
             return 0.0
 
-    def observe(self, latency: float) -> None:
-        """Note how long a request took (send to answer), to follow the timing jitter."""
+    def sent(self) -> None:
+        """Note that a request's bytes are leaving now (the HTTP layer calls it when it
+        starts writing): later than its noted departure when the thread was held up in
+        between, and then the next request must keep a spacing behind this moment."""
+        if self.base_interval <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            if self._last_departure is not None and now <= self._last_departure:
+                return
+            self._last_departure = now
+            after = now + self.spacing
+            self._next_start = after if self._next_start is None else max(self._next_start, after)
+
+    def observe(self, latency: float, sent_at: float | None = None) -> None:
+        """Note how long a request took (send to answer), to follow the timing jitter.
+
+        With ``sent_at`` (when it left, on this pacer's clock), an answer slower than usual
+        (the fastest recent answers) also holds the next start: the server may have taken
+        the request up only that much later (a busy moment), and it measures the next one
+        from then."""
         if latency < 0:
             return
         with self._lock:
             if self._mean_latency is None:
-                self._mean_latency = latency
+                self._mean_latency = self._usual_latency = latency
                 return
+            # the usual answer time: the fastest recent one (it rises slowly after a change)
+            usual = self._usual_latency
+            self._usual_latency = min(latency, usual + USUAL_RISE * (latency - usual))
+            excess = latency - usual
+            if sent_at is not None and excess > 0 and self.base_interval > 0:
+                hold = sent_at + excess + self.spacing
+                self._next_start = hold if self._next_start is None else max(self._next_start, hold)
             deviation = abs(latency - self._mean_latency)
             self._jitter = 0.75 * self._jitter + 0.25 * deviation
             self._mean_latency = 0.875 * self._mean_latency + 0.125 * latency
