@@ -32,5 +32,7 @@ echo "== bandit"
 .venv/bin/bandit -r src -q
 echo "== pytest"
 # two workers (pytest-xdist): most tests wait on HTTP, PostgreSQL or a process they started;
-# a file's tests stay on one worker (module fixtures: one browser, one dashboard per file)
-.venv/bin/pytest -n 2 --dist loadfile --durations=15 "$@"
+# a file's tests stay on one worker (module fixtures: one browser, one dashboard per file);
+# files go out in collection order, so the many short unit tests come last and fill in
+# beside the long integration files instead of leaving one worker idle at the end
+.venv/bin/pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=15 "$@"
