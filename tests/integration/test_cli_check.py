@@ -53,6 +53,7 @@ def run(args: list[str], base_url: str, tmp_path: Path) -> Result:
     return CliRunner().invoke(app, args, env=cli_env(base_url, tmp_path))
 
 
+@pytest.mark.exclusive  # its rate check asserts 0 x 429 at 0.05 s: no other test beside it
 def test_check_passes_with_good_keys(simulator_factory: SimulatorFactory, tmp_path: Path) -> None:
     sim = simulator_factory(rate_interval=0.05)
     result = check(sim.base_url, tmp_path)
