@@ -131,15 +131,20 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
 
 
 class PageDecoder:
-    """Decodes pages of one model straight into store rows of one table (see the module)."""
+    """Decodes pages of one model straight into store rows of one table (see the module).
+
+    A model with a field of no plain form, or without a field the table stores, has no fast
+    path: every page of it goes through the models."""
 
     def __init__(self, model: type[ApiModel], form: RowForm) -> None:
+        self.model = model
+        self.form = form
+        self._decoder: msgspec.json.Decoder[list[Any]] | None = None
         fields = model.model_fields
         stored = list(form.names)
         others = [name for name in fields if name not in stored]
-        missing = [name for name in stored if name not in fields]
-        if missing:
-            raise ValueError(f"{model.__name__} has no field for {', '.join(missing)}")
+        if any(name not in fields for name in stored):
+            return
         specs: list[tuple[str, Any, Any]] = []
         converts: list[tuple[int, Callable[[Any], Any]]] = []
         emptied: list[int] = []
@@ -147,7 +152,7 @@ class PageDecoder:
             info = fields[name]
             plain = plain_form(info.metadata)
             if plain is None:
-                raise ValueError(f"{model.__name__}.{name} has no plain form")
+                return
             kind, enum = plain
             default = msgspec.NODEFAULT if info.is_required() else info.default
             specs.append((name, _TYPES[kind], default))
@@ -166,23 +171,12 @@ class PageDecoder:
             rename=renames,
             gc=False,
         )
-        self.model = model
-        self.form = form
         self._decoder = msgspec.json.Decoder(list[struct])  # type: ignore[valid-type]
         self._stored = len(stored)
         self._converts = tuple(converts)
         self._emptied = tuple(emptied)
         server = "server_date_time"
         self._server_place = (stored + others).index(server) if server in fields else None
-
-    @classmethod
-    def for_model(cls, model: type[ApiModel], form: RowForm) -> PageDecoder | None:
-        """A decoder, or None when the model has a field with no plain form (such a
-        resource is read through its models only)."""
-        try:
-            return cls(model, form)
-        except ValueError:
-            return None
 
     def parse(self, body: bytes, offset: int, limit: int, path: str) -> Page[StoreRow]:
         """One raw answer of a listing as a page of store rows: the fast path when every
@@ -199,6 +193,8 @@ class PageDecoder:
     def plain_rows(self, body: bytes) -> tuple[list[tuple[Any, ...]], datetime | None] | None:
         """The page's rows in stored form, or None when a value is not plain. Converted
         column by column, each distinct value once (a column repeats most of its values)."""
+        if self._decoder is None:
+            return None
         try:
             decoded = self._decoder.decode(body)
         except (msgspec.DecodeError, msgspec.ValidationError):

@@ -140,10 +140,6 @@ class RowForm:
     def rows(self, values: Iterable[tuple[Any, ...]]) -> list[StoreRow]:
         """:meth:`row` of many rows with no unknown fields (a whole page at once)."""
         listed = list(values)
-        digests = [blake2b(data, digest_size=20).hexdigest() for data in map(_encode, listed)]
+        digests = list(map(digest, listed, repeat(NO_EXTRA)))
         keys = [int(row[0]) for row in listed]
         return list(map(StoreRow, keys, listed, repeat(NO_EXTRA), digests))
-
-    def as_dict(self, row: StoreRow) -> dict[str, Any]:
-        """The row's field values by column name (for tests and tools)."""
-        return dict(zip(self.names, row.values, strict=True))

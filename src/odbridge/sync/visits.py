@@ -43,12 +43,12 @@ from odbridge.api import models_visits as mv
 from odbridge.api.client import Client
 from odbridge.api.listing import Listing, PageParser, QueryValue
 from odbridge.api.models import ApiModel
-from odbridge.api.paging import Page, parse_page
+from odbridge.api.paging import Page
 from odbridge.config import PracticeProfile
 from odbridge.store import schema_visits as sv
 from odbridge.store.runlog import RunLog, RunMode, RunOutcome, utcnow
 from odbridge.store.schema import patients
-from odbridge.sync.decode import PageDecoder, rows_page
+from odbridge.sync.decode import PageDecoder
 from odbridge.sync.engine import ResourceSync, RunSummary
 from odbridge.sync.lock import practice_lock
 from odbridge.sync.resources import Deletions, Resource
@@ -99,7 +99,7 @@ FetchChangedRows = Callable[[Client, str, int, int], Page[StoreRow]]
 class _Rows:
     """How one visit resource reads pages of store rows: each answer decoded straight into
     rows (:class:`~odbridge.sync.decode.PageDecoder`), through the models when a page has an
-    unusual value (or always, for a model with a field of no plain form)."""
+    unusual value."""
 
     form: RowForm
     model: type[ApiModel]
@@ -108,15 +108,7 @@ class _Rows:
     @cached_property
     def parse(self) -> PageParser[StoreRow]:
         """The page parser."""
-        decoder = PageDecoder.for_model(self.model, self.form)
-        if decoder is not None:
-            return decoder.parse
-        form, model = self.form, self.model
-
-        def through_models(body: bytes, offset: int, limit: int, path: str) -> Page[StoreRow]:
-            return rows_page(form, parse_page(model, body, offset=offset, limit=limit, path=path))
-
-        return through_models
+        return PageDecoder(self.model, self.form).parse
 
     def pages(
         self, filters: Mapping[str, QueryValue] | None = None, *, since: datetime | None = None
@@ -155,6 +147,7 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
     procedure_logs = _Rows(
         RowForm(sv.procedure_logs, "proc_num"), mv.ProcedureLog, lambda c: c.procedure_logs
     )
+    definitions = _Rows(RowForm(sv.definitions, "def_num"), mv.Definition, lambda c: c.definitions)
     deleted = _Rows(
         RowForm(sv.deleted_appointments, "hist_appt_num"),
         mv.HistAppointment,
@@ -172,10 +165,8 @@ def visit_resources(options: VisitOptions | None = None) -> tuple[Resource, ...]
         _full(_Rows(RowForm(sv.clinics, "clinic_num"), mv.Clinic, lambda c: c.clinics), "clinics"),
         Resource(
             name="definitions",
-            form=RowForm(sv.definitions, "def_num"),
-            fetch_page=_Rows(
-                RowForm(sv.definitions, "def_num"), mv.Definition, lambda c: c.definitions
-            ).pages({"includeHidden": True}),
+            form=definitions.form,
+            fetch_page=definitions.pages({"includeHidden": True}),
             ordered_by_key=True,
             deletions=Deletions.MARK_MISSING,
         ),
