@@ -14,7 +14,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 import httpx
-from sqlalchemy import JSON, Connection, Engine, Table, select, text
+from sqlalchemy import JSON, Connection, Engine, Table, inspect, select, text
 
 from odbridge.api.client import Client
 from odbridge.api.retry import RetryPolicy
@@ -304,3 +304,12 @@ def resources_run(store: Engine) -> list[str]:
         return list(
             connection.execute(select(sync_runs.c.resource).order_by(sync_runs.c.id)).scalars()
         )
+
+
+def index_names(store: Engine) -> dict[str, set[str]]:
+    """Every table's index names, as the database has them."""
+    found = inspect(store)
+    return {
+        table: {str(i["name"]) for i in found.get_indexes(table)}
+        for table in found.get_table_names()
+    }

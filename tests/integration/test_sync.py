@@ -10,7 +10,14 @@ from sqlalchemy import Engine, select
 
 from odbridge.store.schema import patients, sync_runs, sync_state
 from odbridge.sync.engine import Progress, ResourceSync
-from tests.helpers import SimulatorFactory, client_for, source_rows, store_rows, synced_once
+from tests.helpers import (
+    SimulatorFactory,
+    client_for,
+    index_names,
+    source_rows,
+    store_rows,
+    synced_once,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -19,12 +26,15 @@ def test_full_sync_of_5000_equals_the_source_field_by_field(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=5000)
+    declared = index_names(store)
     with client_for(sim) as client:
         summary = ResourceSync(store, client, "main").run()
     assert (summary.mode, summary.outcome) == ("full", "ok")
     assert summary.progress.inserted == 5000
     assert summary.requests == 51  # 50 full pages and the empty one that ends the list
     assert store_rows(store, "main") == source_rows(sim)
+    # a first load builds the indexes at its end (SQLite): every one is there after it
+    assert index_names(store) == declared
 
 
 def test_incremental_costs_pages_of_changes_and_converges(

@@ -20,7 +20,15 @@ from sqlalchemy import create_engine, func, select
 
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients, sync_runs
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, source_rows, store_rows, wait_for
+from tests.helpers import (
+    CUST_KEY,
+    DEV_KEY,
+    SimulatorFactory,
+    index_names,
+    source_rows,
+    store_rows,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -78,6 +86,9 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         "ODBRIDGE_RATE_INTERVAL": "0.04",
         "ODBRIDGE_CONFIG": str(tmp_path / "absent.toml"),
     }
+    fresh = create_store_engine(store_url)
+    declared = index_names(fresh)  # the schema's indexes, before any row
+    fresh.dispose()
     command = [ODBRIDGE, "sync", "--db", store_url]
     rng = random.Random(20261125)
     killed = attempts = last = 0
@@ -128,5 +139,8 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         assert outcomes.count("interrupted") >= 1
         assert "running" not in outcomes
         assert outcomes[-1] == "ok"
+        # kills during the first load (which builds the indexes at its end on SQLite) left
+        # no index missing once a pass completed
+        assert index_names(engine) == declared
     finally:
         engine.dispose()

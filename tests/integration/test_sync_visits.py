@@ -22,7 +22,7 @@ from odbridge.store.schema_visits import appointments, procedure_logs, recalls
 from odbridge.sync.engine import ResourceSync
 from odbridge.sync.resources import PATIENTS
 from odbridge.sync.visits import VisitOptions, sync_visits
-from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, client_for
+from tests.helpers import CUST_KEY, DEV_KEY, SimulatorFactory, client_for, index_names
 
 pytestmark = pytest.mark.integration
 
@@ -115,6 +115,7 @@ def test_an_interrupted_visits_sync_resumes_where_it_stopped(
     simulator_factory: SimulatorFactory, store: Engine
 ) -> None:
     sim = simulator_factory(patients=150)
+    declared = index_names(store)
     stop = threading.Event()
 
     def stop_after_first_page(progress: Any) -> None:
@@ -134,6 +135,9 @@ def test_an_interrupted_visits_sync_resumes_where_it_stopped(
         a["AptNum"] for a in truth(sim, "appointments") if a["AptDateTime"][:10] >= str(window)
     }
     assert set(stored(store, appointments, "apt_num")) == expected
+    # the interrupted first load of appointments left its indexes to the end of the pass:
+    # the resumed pass built them
+    assert index_names(store) == declared
 
 
 def test_kpis_after_a_sync_equal_a_count_from_the_source(

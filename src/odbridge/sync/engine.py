@@ -236,6 +236,13 @@ class ResourceSync:
             state = state.with_pass(current)
             with self.store.begin() as connection:
                 self.states.save(connection, state)
+        with self.store.begin() as connection:
+            if self.writer.defer_indexes(connection):
+                log.info(
+                    "%s: first load of %s: its indexes are built once, at the end",
+                    self.practice,
+                    self.resource.name,
+                )
         pager: OverlapPager[StoreRow] = OverlapPager(
             lambda offset, limit: self._patiently(
                 lambda: self.resource.fetch_page(self.client, offset, limit)
@@ -267,6 +274,9 @@ class ResourceSync:
         cursor = Cursor.parse(state.cursor, self.overlap).after_pass(first)
         done = SyncState(self.practice, self.resource.name, cursor.text, None, 0)
         with self.store.begin() as connection:
+            # a first load's indexes (defer_indexes), built with the pass's end: a pass is
+            # never done without them
+            self.writer.restore_indexes(connection)
             self.states.save(connection, done)
             self.runlog.save_counts(connection, run_id, progress.counts())
         with self.store.begin() as connection:

@@ -38,6 +38,7 @@ _SQLITE = {
     "seen": "UPDATE {table} SET seen_pass = ? "
     "WHERE practice = ? AND {key} IN (SELECT value FROM json_each(?))",
     "insert": "INSERT INTO {table} ({columns}) VALUES ({marks})",
+    "any_row": "SELECT 1 FROM {table} LIMIT 1",
 }
 _POSTGRESQL = {
     "existing": "SELECT {key}, row_hash, missing_since, seen_pass FROM {table} "
@@ -89,6 +90,8 @@ class _Statements:
             return _ON_CONFLICT.format(key=names["key"], sets=sets)
 
         self.upsert = {keep: f"{self.insert} {on_conflict(keep)}" for keep in (False, True)}
+        self.any_row = sql.get("any_row", "").format(**names)
+        self.indexes = [quote(str(index.name)) for index in table.indexes]
 
     def keys(self, keys: Sequence[int]) -> str:
         """A list of keys as one text parameter: an array literal (PostgreSQL), JSON for
@@ -185,6 +188,30 @@ class RowWriter:
             ) from exc
         finally:
             cursor.close()
+
+    def defer_indexes(self, connection: Connection) -> bool:
+        """Before a full pass on SQLite: when the table holds no row at all (a first load),
+        drop its secondary indexes, so the load does not keep them up to date row by row;
+        :meth:`restore_indexes` builds them once at the end, several times cheaper. Whether
+        they were dropped.
+
+        A pass killed before the end leaves them dropped; its resumed pass (or any later
+        full pass) builds them. PostgreSQL keeps its indexes: there their upkeep is the
+        server's work, not the syncing process's, and a group's workers load one table at
+        once."""
+        if self._sql.postgresql:
+            return False
+        if connection.exec_driver_sql(self._sql.any_row).first() is not None:
+            return False
+        for name in self._sql.indexes:
+            connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+        return True
+
+    def restore_indexes(self, connection: Connection) -> None:
+        """Build the table's indexes that are missing (a first load's, see
+        :meth:`defer_indexes`); those that exist are left as they are."""
+        for index in self.table.indexes:
+            index.create(connection, checkfirst=True)
 
     def mark_seen(self, connection: Connection, keys: Collection[int], seen_pass: int) -> None:
         """Note that pass ``seen_pass`` returned these rows (so they are not unlisted)."""
