@@ -143,8 +143,12 @@ class RowWriter:
                 sql.existing, (self.practice, sql.keys(list(latest)))
             )
         }
-        inserted = updated = 0
         bind = sql.binder(self.practice, now, seen_pass)
+        keep_seen_pass = seen_pass is None
+        if not existing:  # all new (a first load's pages): no row to compare
+            self._write(connection, list(map(bind, latest.values())), keep_seen_pass=keep_seen_pass)
+            return Written(len(latest), 0)
+        inserted = updated = 0
         writes: list[tuple[Any, ...]] = []
         unmarked: list[int] = []
         for key, row in latest.items():
@@ -159,7 +163,7 @@ class RowWriter:
                 updated += 1
             writes.append(bind(row))
         if writes:
-            self._write(connection, writes, keep_seen_pass=seen_pass is None)
+            self._write(connection, writes, keep_seen_pass=keep_seen_pass)
         if unmarked and seen_pass is not None:
             self.mark_seen(connection, unmarked, seen_pass)
         return Written(inserted, updated)
