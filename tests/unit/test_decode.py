@@ -17,7 +17,7 @@ from odbridge.api.paging import Page, parse_page
 from odbridge.simulator.generate import generate_practice
 from odbridge.sync.decode import PageDecoder, rows_page
 from odbridge.sync.resources import PATIENTS
-from odbridge.sync.rowform import StoreRow
+from odbridge.sync.rowform import NO_EXTRA, StoreRow, digest, plain_digests
 from tests.unit.test_models import sample
 from tests.unit.test_page_parse import TRICKY
 
@@ -141,6 +141,14 @@ def test_only_plain_forms_take_the_fast_path(changes: dict[str, Any], plain: boo
     body = body_of([sample(**changes)])
     assert (DECODER.plain_rows(body) is not None) is plain
     assert_same(body)
+
+
+def test_a_pages_digests_are_each_rows_digest_unchanged() -> None:
+    """Stores hold these digests: a page's are each row's, and the text hashed is the same."""
+    row = (7, "Smith", None, 12.5, "2024-01-05 10:00:00.000000")
+    assert digest(row, NO_EXTRA) == "ebe964c3c2f2b5d39a8477e42cd755e09978d57d"
+    rows = [row, (8, "x" * 5000, 0.1, -0.0, 2**62), (9, 'é"\\\n', None, 1e-7, 0), row]
+    assert plain_digests(rows) == [digest(r, NO_EXTRA) for r in rows]  # long, then short
 
 
 def test_a_missing_field_takes_the_models_default() -> None:

@@ -22,7 +22,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -43,7 +43,7 @@ _TYPES: dict[str, Any] = {
     "stamp": str | None,
     "money": Decimal | None,
     "flag": bool | str,
-    "enum": str | None,
+    "enum": str | None,  # (of no known enum; one of a known enum: _enum_type)
 }
 """What msgspec accepts for each plain form (anything else fails the fast path)."""
 
@@ -71,21 +71,19 @@ def _stamp(value: str | None) -> str | None:
     the no-value forms are None."""
     if not value or value in (NO_DATETIME, NO_DATE):
         return None
-    if (
-        len(value) != 19
-        or value[10] not in " T"
-        or value[4] != "-"
-        or value[7] != "-"
-        or value[13] != ":"
-        or value[16] != ":"
-        or not value.isascii()
-    ):
+    # value[4::3] is the characters at 4, 7, 10, 13 and 16: the separators
+    if len(value) != 19 or value[4::3] not in _STAMP_SEPARATORS or not value.isascii():
         raise _NotPlainError
     try:
         datetime.fromisoformat(value)
     except ValueError:
         raise _NotPlainError from None
+    if value[10] == " ":
+        return value + ".000000"
     return f"{value[:10]} {value[11:]}.000000"
+
+
+_STAMP_SEPARATORS = ("-- ::", "--T::")
 
 
 def _money(value: Decimal | None) -> float | None:
@@ -107,17 +105,12 @@ def _flag(value: bool | str) -> int:
     raise _NotPlainError
 
 
-def _enum(enum: type[StrEnum]) -> Callable[[str | None], str | None]:
-    names = frozenset(member.value for member in enum)
-
-    def convert(value: str | None) -> str | None:
-        if value in names:
-            return value
-        if not value:
-            return None
-        raise _NotPlainError  # another spelling, or a name this version does not know
-
-    return convert
+def _enum_type(enum: type[StrEnum]) -> Any:
+    """What msgspec accepts for an enum: its exact names, and the no-value forms (``""``
+    and null; ``""`` is made None with the text columns, unless it is one of the names).
+    Another spelling, or a name this version does not know, fails the fast path."""
+    names = tuple(member.value for member in enum)
+    return Literal[(*names, "")] | None
 
 
 _CONVERT: dict[str, Callable[[Any], Any]] = {
@@ -126,8 +119,30 @@ _CONVERT: dict[str, Callable[[Any], Any]] = {
     "money": _money,
     "flag": _flag,
 }
-"""Forms converted value by value; an enum's is :func:`_enum`. Text and keys only have their
-"no value" forms (``""``, 0) made None; whole numbers are kept as they are."""
+"""Forms converted value by value. Text, keys and enums (checked by msgspec, see
+:func:`_enum_type`) only have their "no value" forms (``""``, 0) made None; whole numbers
+are kept as they are."""
+
+
+def _converted(column: Sequence[Any], convert: Callable[[Any], Any]) -> Sequence[Any]:
+    """A column converted value by value. A column repeats most of its values (a status,
+    a provider, a balance of 0), so each distinct value is converted once, unless most are
+    distinct (a stamp): then finding the distinct ones costs more than it saves."""
+    distinct = set(column)
+    if len(distinct) * 2 > len(column):
+        return list(map(convert, column))
+    done = {value: convert(value) for value in distinct}
+    return list(map(done.__getitem__, column))
+
+
+def _empty_as_none(column: Sequence[Any]) -> Sequence[Any]:
+    """A text or key column with its "no value" forms (``""``, 0) as None. Most columns are
+    all filled or all empty, and are told so without a step per value."""
+    if all(column):
+        return column
+    if not any(column):
+        return [None] * len(column)
+    return [value or None for value in column]
 
 
 class PageDecoder:
@@ -155,10 +170,13 @@ class PageDecoder:
                 return
             kind, enum = plain
             default = msgspec.NODEFAULT if info.is_required() else info.default
-            specs.append((name, _TYPES[kind], default))
             if kind == "enum" and enum is not None:
-                converts.append((place, _enum(enum)))
-            elif kind in _CONVERT:
+                specs.append((name, _enum_type(enum), default))
+                if all(member.value for member in enum):  # else "" is a name, kept
+                    emptied.append(place)
+                continue
+            specs.append((name, _TYPES[kind], default))
+            if kind in _CONVERT:
                 converts.append((place, _CONVERT[kind]))
             elif kind in ("text", "key"):
                 emptied.append(place)
@@ -192,7 +210,7 @@ class PageDecoder:
 
     def plain_rows(self, body: bytes) -> tuple[list[tuple[Any, ...]], datetime | None] | None:
         """The page's rows in stored form, or None when a value is not plain. Converted
-        column by column, each distinct value once (a column repeats most of its values)."""
+        column by column (:func:`_converted`, :func:`_empty_as_none`)."""
         if self._decoder is None:
             return None
         try:
@@ -205,13 +223,11 @@ class PageDecoder:
         columns: list[Sequence[Any]] = list(zip(*records, strict=True))
         try:
             for place, convert in self._converts:  # (fields not stored are checked too)
-                column = columns[place]
-                done = {value: convert(value) for value in set(column)}
-                columns[place] = [done[value] for value in column]
+                columns[place] = _converted(columns[place], convert)
         except (_NotPlainError, TypeError):  # TypeError: a signalling NaN cannot be hashed
             return None
         for place in self._emptied:
-            columns[place] = [value or None for value in columns[place]]
+            columns[place] = _empty_as_none(columns[place])
         server_time = None
         if self._server_place is not None:
             first = next((v for v in columns[self._server_place] if v is not None), None)

@@ -49,6 +49,8 @@ class PassPage(Generic[M]):
 
 def _keys_in_order(page: Page[M], key_of: Callable[[M], int]) -> list[int | None]:
     """The key of every row of the answer, in the server's order (None: unreadable)."""
+    if not page.rejected and len(page.items) == page.received:  # the usual page
+        return list(map(key_of, page.items))
     rejected = {r.position: r.key for r in page.rejected}
     items = iter(page.items)
     keys: list[int | None] = []
@@ -113,24 +115,39 @@ class OverlapPager(Generic[M]):
             requests += 1
         return page, keys, requests, stepped
 
+    def _fresh(
+        self, page: Page[M], keys: list[int | None], before: int | None
+    ) -> tuple[list[M], tuple[RejectedRow, ...]]:
+        """The rows and rejected rows of a page not read before in this pass: every one when
+        the listing is not ordered or nothing was read yet, else those with a later key (or
+        none)."""
+        every = not self.ordered or before is None
+        if not page.rejected and len(page.items) == page.received:  # the usual page
+            if every or before is None:
+                return list(page.items), ()
+            pairs = zip(page.items, keys, strict=True)
+            return [item for item, key in pairs if key is None or key > before], ()
+        fresh_positions = {
+            page.offset + index
+            for index, key in enumerate(keys)
+            if every or before is None or key is None or key > before
+        }
+        positions = [p for p in range(page.offset, page.offset + page.received)]
+        rejected_at = {r.position for r in page.rejected}
+        item_positions = [p for p in positions if p not in rejected_at]
+        items = [
+            item
+            for item, position in zip(page.items, item_positions, strict=True)
+            if position in fresh_positions
+        ]
+        rejected = tuple(r for r in page.rejected if r.position in fresh_positions)
+        return items, rejected
+
     def __iter__(self) -> Iterator[PassPage[M]]:
         while True:
             page, keys, requests, stepped = self._read()
             before = self.last_key
-            fresh_positions = {
-                page.offset + index
-                for index, key in enumerate(keys)
-                if not self.ordered or before is None or key is None or key > before
-            }
-            positions = [p for p in range(page.offset, page.offset + page.received)]
-            rejected_at = {r.position for r in page.rejected}
-            item_positions = [p for p in positions if p not in rejected_at]
-            items = [
-                item
-                for item, position in zip(page.items, item_positions, strict=True)
-                if position in fresh_positions
-            ]
-            rejected = tuple(r for r in page.rejected if r.position in fresh_positions)
+            items, rejected = self._fresh(page, keys, before)
             known = [k for k in keys if k is not None]
             if known:
                 self.last_key = max(known) if before is None else max(before, *known)

@@ -84,7 +84,8 @@ def _converter(column_type: object) -> Callable[[Any], Any] | None:
     return _plain_text
 
 
-_encode = msgspec.json.encode
+_encoder = msgspec.json.Encoder()
+_encode = _encoder.encode
 
 
 def digest(values: tuple[Any, ...], extra: str) -> str:
@@ -94,11 +95,26 @@ def digest(values: tuple[Any, ...], extra: str) -> str:
     return blake2b(data, digest_size=20).hexdigest()
 
 
+def plain_digests(rows: Iterable[tuple[Any, ...]]) -> list[str]:
+    """:func:`digest` of each row with no unknown fields (the same text): each row's JSON
+    is written into one buffer, reused, rather than into a new bytes object per row."""
+    buffer = bytearray(1024)  # one per call: pages may be decoded on several threads
+    encode_into = _encoder.encode_into
+    digests: list[str] = []
+    for values in rows:
+        encode_into(values, buffer)  # the buffer ends where this row's JSON ends
+        digests.append(blake2b(buffer, digest_size=20).hexdigest())
+    return digests
+
+
 def extra_json(extra: Mapping[str, Any] | None) -> str:
     """A record's unknown fields as stored: JSON text, keys sorted; ``null`` for none."""
     if not extra:
         return NO_EXTRA
     return json.dumps(extra, sort_keys=True, default=str)
+
+
+_first = itemgetter(0)
 
 
 class RowForm:
@@ -140,6 +156,6 @@ class RowForm:
     def rows(self, values: Iterable[tuple[Any, ...]]) -> list[StoreRow]:
         """:meth:`row` of many rows with no unknown fields (a whole page at once)."""
         listed = list(values)
-        digests = list(map(digest, listed, repeat(NO_EXTRA)))
-        keys = [int(row[0]) for row in listed]
-        return list(map(StoreRow, keys, listed, repeat(NO_EXTRA), digests))
+        keys = map(int, map(_first, listed))
+        fields = zip(keys, listed, repeat(NO_EXTRA), plain_digests(listed), strict=False)
+        return list(map(StoreRow._make, fields))

@@ -105,10 +105,9 @@ class _Statements:
         """A function of a row: every column's value in the table's order (the row's
         fields, then this write's bookkeeping)."""
         stamp = store_datetime(now)
-        head, tail = (practice,), (stamp, stamp, None, seen_pass)
 
         def bind(row: StoreRow) -> tuple[Any, ...]:
-            return head + row.values + (row.extra, row.digest) + tail
+            return (practice, *row.values, row.extra, row.digest, stamp, stamp, None, seen_pass)
 
         return bind
 
