@@ -340,7 +340,7 @@ class ResourceSync:
         progress.rows += len(page.items) + len(page.rejected)
         progress.inserted += written.inserted
         progress.updated += written.updated
-        good = [self.resource.key_of(item) for item in page.items]
+        good = list(map(self.resource.key_of, page.items))
         self.quarantine.release(connection, good)
         if page.rejected:
             progress.quarantined += len(page.rejected)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, Table, select, update
@@ -132,7 +133,7 @@ class RowWriter:
     ) -> Written:
         """Insert new rows, update changed ones (clearing ``missing_since``), skip the rest;
         with ``seen_pass``, mark every row as returned by that pass."""
-        latest = {row.key: row for row in rows}  # a repeat within a page: keep the last
+        latest = dict(zip(map(itemgetter(0), rows), rows, strict=True))  # a repeat: the last
         if not latest:
             return Written()
         sql = self._sql
