@@ -20,6 +20,7 @@ from tests.helpers import (
     DEV_KEY,
     SimulatorFactory,
     SimulatorProcessFactory,
+    index_names,
     source_rows,
     store_rows,
     wait_for,
@@ -175,6 +176,40 @@ def test_all_practices_sync_concurrently_each_with_its_own_key(
     status = run(["status", "--db", db], env)
     assert "north" in status.stdout
     assert "south" in status.stdout
+
+
+def test_practices_ending_their_first_loads_at_once_all_finish_with_every_index(
+    simulator_process_factory: SimulatorProcessFactory, tmp_path: Path
+) -> None:
+    # six practices of one size from one simulator, into one new SQLite store: their first
+    # loads end within moments of each other, and each builds the indexes it put off
+    # (docs/sync.md); none may fail because another built them first
+    sim = simulator_process_factory(practices=6, patients=400)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        "\n".join(
+            f'[practices.p{i}]\nbase_url = "{sim.base_url}"\nmode = "remote"\n'
+            f'tier = "full"\nrate_interval = 0.02\n'
+            f'developer_key = "{DEV_KEY}"\ncustomer_key = "{CUST_KEY}-{i}"\n'
+            for i in range(1, 7)
+        )
+    )
+    config.chmod(0o600)
+    db = f"sqlite:///{tmp_path / 'group.sqlite'}"
+    engine = create_store_engine(db)
+    declared = index_names(engine)
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    result = subprocess.run(
+        [ODBRIDGE, "sync", "--all", "--db", db], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    with engine.connect() as connection:
+        counted = connection.execute(
+            select(patients.c.practice, func.count()).group_by(patients.c.practice)
+        ).all()
+    assert dict(counted) == {f"p{i}": 400 for i in range(1, 7)}
+    assert index_names(engine) == declared
+    engine.dispose()
 
 
 @pytest.mark.parametrize(

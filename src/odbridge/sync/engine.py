@@ -234,9 +234,10 @@ class ResourceSync:
         else:
             current = PassState(run_id=run_id, mode=mode)
             state = state.with_pass(current)
-            with self.store.begin() as connection:
-                self.states.save(connection, state)
         with self.store.begin() as connection:
+            # the write comes first: on SQLite it takes the store's write lock, so no other
+            # sync writes between the look at the table and the indexes' drop
+            self.states.save(connection, state)
             if self.writer.defer_indexes(connection):
                 log.info(
                     "%s: first load of %s: its indexes are built once, at the end",
@@ -274,11 +275,12 @@ class ResourceSync:
         cursor = Cursor.parse(state.cursor, self.overlap).after_pass(first)
         done = SyncState(self.practice, self.resource.name, cursor.text, None, 0)
         with self.store.begin() as connection:
-            # a first load's indexes (defer_indexes), built with the pass's end: a pass is
-            # never done without them
-            self.writer.restore_indexes(connection)
             self.states.save(connection, done)
             self.runlog.save_counts(connection, run_id, progress.counts())
+            # a first load's indexes (defer_indexes), built with the pass's end, so a pass is
+            # never done without them; after the writes above, which on SQLite hold the
+            # store's write lock: two syncs ending at once do not both build one
+            self.writer.restore_indexes(connection)
         with self.store.begin() as connection:
             # fresh planner statistics after a pass that may have changed many rows
             connection.exec_driver_sql(f"ANALYZE {self.resource.table.name}")

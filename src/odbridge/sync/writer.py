@@ -213,7 +213,11 @@ class RowWriter:
 
     def restore_indexes(self, connection: Connection) -> None:
         """Build the table's indexes that are missing (a first load's, see
-        :meth:`defer_indexes`); those that exist are left as they are."""
+        :meth:`defer_indexes`); those that exist are left as they are. Call it after a
+        write in the same transaction: on SQLite the write lock then makes the look and the
+        build one step."""
+        if self._sql.postgresql:
+            return  # never dropped there
         for index in self.table.indexes:
             index.create(connection, checkfirst=True)
 
