@@ -47,9 +47,14 @@ class PassPage(Generic[M]):
     stepped_back: bool
 
 
+def _all_items(page: Page[M]) -> bool:
+    """Every row of the answer validated (the usual page): its items are its rows."""
+    return not page.rejected and len(page.items) == page.received
+
+
 def _keys_in_order(page: Page[M], key_of: Callable[[M], int]) -> list[int | None]:
     """The key of every row of the answer, in the server's order (None: unreadable)."""
-    if not page.rejected and len(page.items) == page.received:  # the usual page
+    if _all_items(page):
         return list(map(key_of, page.items))
     rejected = {r.position: r.key for r in page.rejected}
     items = iter(page.items)
@@ -121,16 +126,15 @@ class OverlapPager(Generic[M]):
         """The rows and rejected rows of a page not read before in this pass: every one when
         the listing is not ordered or nothing was read yet, else those with a later key (or
         none)."""
-        every = not self.ordered or before is None
-        if not page.rejected and len(page.items) == page.received:  # the usual page
-            if every or before is None:
+        if _all_items(page):
+            if not self.ordered or before is None:
                 return list(page.items), ()
             pairs = zip(page.items, keys, strict=True)
             return [item for item, key in pairs if key is None or key > before], ()
         fresh_positions = {
             page.offset + index
             for index, key in enumerate(keys)
-            if every or before is None or key is None or key > before
+            if not self.ordered or before is None or key is None or key > before
         }
         positions = [p for p in range(page.offset, page.offset + page.received)]
         rejected_at = {r.position for r in page.rejected}
