@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from odbridge.cli import app
 from tests.browser.seed import csrf_from
+from tests.helpers import wait_for
 from tests.integration.test_cli_simulate import free_port
 
 pytestmark = pytest.mark.integration
@@ -66,14 +68,14 @@ def test_demo_syncs_a_practice_and_serves_a_working_dashboard(tmp_path: Path) ->
             overview = http.get("/")
             assert overview.status_code == 200
             assert "Active patients" in overview.text
+
             # the visit history loads in the background; its figures then appear
-            deadline = time.monotonic() + 180
-            while True:
-                figures = http.get("/overview.json").json()
-                if figures["active_patients"]["value"]:
-                    break
-                assert time.monotonic() < deadline, "no visit figures after 180 s"
-                time.sleep(0.5)  # polling the page, which changes when the sync commits
+            def visit_figures() -> dict[str, Any] | None:
+                figures: dict[str, Any] = http.get("/overview.json").json()
+                return figures if figures["active_patients"]["value"] else None
+
+            # polled every 0.5 s: the page changes when the sync commits
+            figures = wait_for(visit_figures, "visit figures on the overview", 180, every=0.5)
             assert figures["production"]["value"] not in (None, 0, "0", "0.00")
         assert (tmp_path / "data" / "odbridge" / "demo.sqlite").exists()
     finally:
