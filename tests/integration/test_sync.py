@@ -6,10 +6,14 @@ import math
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
+from odbridge.api.models import Patient
+from odbridge.simulator.generate import generate_practice
 from odbridge.store.schema import patients, sync_runs, sync_state
 from odbridge.sync.engine import Progress, ResourceSync
+from odbridge.sync.resources import PATIENTS
+from odbridge.sync.writer import RowWriter
 from tests.helpers import (
     SimulatorFactory,
     client_for,
@@ -35,6 +39,32 @@ def test_full_sync_of_5000_equals_the_source_field_by_field(
     assert store_rows(store, "main") == source_rows(sim)
     # a first load builds the indexes at its end (SQLite): every one is there after it
     assert index_names(store) == declared
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", [pytest.param("postgres")], indirect=True)
+def test_postgresql_plans_each_pages_look_up_with_its_keys(store: Engine) -> None:
+    # psycopg prepares a statement run 5 times; PostgreSQL could then keep one generic plan,
+    # made while a first load's table was empty: each page's look-up of its stored rows
+    # scanned the whole practice (100,000 patients: 20 s instead of 10, slower every page)
+    writer = RowWriter(store, "main", PATIENTS)
+    records = generate_practice(2000, 1).records()
+    rows = [PATIENTS.form.from_model(Patient.from_api(record)) for record in records]
+    now = datetime(2026, 1, 1)
+    with store.connect() as connection:  # one session, a commit a page, as a sync
+        for start in range(0, len(rows), 100):
+            writer.upsert(connection, rows[start : start + 100], now, seen_pass=1)
+            connection.commit()
+        look_ups = connection.exec_driver_sql(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ("%ANY(%",),
+        ).all()
+    assert look_ups  # prepared, as psycopg does
+    assert [(generic, custom > 10) for generic, custom in look_ups] == [(0, True)]
+    with store.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(patients)).scalar()
+    assert stored == 2000
 
 
 def test_incremental_costs_pages_of_changes_and_converges(
