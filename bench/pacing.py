@@ -151,6 +151,7 @@ def group(practices: int, patients: int, interval: float) -> None:
             for i in range(1, practices + 1):  # generate every practice before timing
                 http.get(f"{sim.root_url}/_simulator/stats?practice={i}").raise_for_status()
         figures = {}
+        failed: list[str] = []
         for name, which in (("one", ["--practice", "p01"]), ("all", ["--all"])):
             httpx.post(f"{sim.root_url}/_simulator/stats/reset").raise_for_status()
             store = Path(folder) / f"{name}.sqlite"
@@ -164,6 +165,7 @@ def group(practices: int, patients: int, interval: float) -> None:
             if os.environ.get("BENCH_SHOW_429"):  # the sync's lines about 429s
                 print("\n".join(x for x in done.stderr.splitlines() if "429" in x))
             if done.returncode:  # a practice failed: say which and why, then go on
+                failed.append(f"sync {' '.join(which)}")
                 print(f"sync {' '.join(which)} exited {done.returncode}:")
                 print("\n".join(done.stdout.splitlines()[-12:] + done.stderr.splitlines()[-5:]))
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -184,6 +186,12 @@ def group(practices: int, patients: int, interval: float) -> None:
         f"process CPU {all_cpu:.1f} s ({all_cpu / rows * 1e6:.0f} ms per 1,000 rows, "
         "start-up included)"
     )
+    if failed or rows != practices * one_rows:
+        # a ratio of syncs that did not all finish says nothing: no figure
+        raise SystemExit(
+            f"no ratio: {', '.join(failed) or 'a practice'} did not store every row "
+            f"({rows} of {practices} x {one_rows})"
+        )
     print(f"ratio all/one {every / one:.3f} (goal <= 1.10 with 0 x 429)")
 
 
