@@ -352,8 +352,10 @@ def test_get_one_and_not_found() -> None:
     api = FakeApi(3)
     with client_for(api) as client:
         assert client.appointments.get(2).apt_num == 2
-        with pytest.raises(NotFoundError):
+        with pytest.raises(NotFoundError) as missing:
             client.appointments.get(99)
+        assert "Check the AptNum" in missing.value.hint  # not the PatNum
+        assert "PatNum" not in str(missing.value)
         with pytest.raises(ValueError, match="AptNum"):
             client.appointments.get(0)
         assert not hasattr(client.clinics, "get")  # the API has no GET /clinics/{n}

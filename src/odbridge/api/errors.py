@@ -185,7 +185,7 @@ class NotFoundError(OpenDentalError):
     """404: no such record, or no such resource at this base URL."""
 
     summary = "Not found."
-    default_hint = "Check the PatNum, and that the base URL ends in /api/v1."
+    default_hint = "Check the record's number, and that the base URL ends in /api/v1."
 
 
 class MethodNotAllowedError(OpenDentalError):

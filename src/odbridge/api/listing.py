@@ -225,7 +225,13 @@ class Listing(Generic[M]):
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
             raise ValueError(f"{self.key_name or 'the key'} must be a positive integer")
         where = self.item_path or self.path
-        data = self._client.get_json(f"{where}/{num}")
+        try:
+            data = self._client.get_json(f"{where}/{num}")
+        except NotFoundError as exc:
+            if self.key_name and exc.hint == NotFoundError.default_hint:
+                # name the key asked for (a more specific hint, e.g. the base URL's, stays)
+                exc.hint = f"Check the {self.key_name}, and that the base URL ends in /api/v1."
+            raise
         if isinstance(data, list) and len(data) == 1:
             data = data[0]  # tolerate a one-row array
         try:
