@@ -205,6 +205,34 @@ def test_the_whole_source_loads_every_table_and_merges_visit_changes(
     assert {r["apt_num"]: r["apt_status"] for r in rows}[scheduled] == "Complete"
 
 
+def test_a_list_with_no_rows_still_makes_its_table(
+    simulator_factory: SimulatorFactory, tmp_path: Path
+) -> None:
+    """A practice with no deleted appointment yet: ``deleted_appointments`` exists, empty,
+    so the documented join works from the first load; the first deletion then fills it."""
+    sim = simulator_factory(patients=40, rate_interval=PACE)
+    base = f"{sim.root_url}/_simulator/visits"
+    history = httpx.get(f"{base}/histappointments", timeout=10).json()
+    assert not [row for row in history if row["HistApptAction"] == "Deleted"]
+    pipeline = pipeline_in(tmp_path)
+    with client_for(sim) as client:
+        pipeline.run(opendental(client=client).with_resources("deleted_appointments"))
+        assert query(tmp_path, "SELECT * FROM opendental.deleted_appointments") == []
+        columns = query(
+            tmp_path,
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = 'opendental' AND table_name = 'deleted_appointments'",
+        )
+        assert {"apt_num", "hist_appt_action"} <= {row["column_name"] for row in columns}
+
+        apt_num = httpx.get(f"{base}/appointments", timeout=10).json()[0]["AptNum"]
+        deleted = httpx.post(f"{base}/events/delete", json={"AptNum": apt_num}, timeout=10)
+        assert deleted.status_code == 200
+        pipeline.run(opendental(client=client).with_resources("deleted_appointments"))
+    rows = query(tmp_path, "SELECT apt_num FROM opendental.deleted_appointments")
+    assert rows == [{"apt_num": apt_num}]
+
+
 def test_a_group_loads_each_practice_into_one_dataset(
     simulator_factory: SimulatorFactory, tmp_path: Path
 ) -> None:

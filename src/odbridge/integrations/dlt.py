@@ -346,6 +346,10 @@ def _read(
             if page.items:
                 rows += len(page.items)
                 yield [_row(item, pass_time) for item in page.items]
+    if not rows and (since is None or not table.incremental):
+        # no row (a practice without clinics, no deleted appointment yet): the table is made
+        # all the same, empty, so queries that join it work; a table read whole is emptied
+        yield dlt.mark.materialize_table_schema()
     log.info(
         "%s: %s: %d rows, %d rejected, %d requests",
         table.name,
