@@ -311,3 +311,18 @@ def test_a_missing_key_is_named_before_anything_is_read() -> None:
         opendental(base_url="http://127.0.0.1:9/api/v1", developer_key=DEV_KEY)
     assert "SOURCES__OPENDENTAL__CUSTOMER_KEY" in str(raised.value)  # in the dlt user's words
     assert DEV_KEY not in str(raised.value)
+
+
+def test_an_invalid_setting_from_dlts_config_says_where_dlt_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dlt passes SOURCES__OPENDENTAL__TIER as an argument: the message, which says
+    "from arguments", also says where dlt reads them."""
+    monkeypatch.setenv("SOURCES__OPENDENTAL__TIER", "fast")
+    with pytest.raises(ConfigError, match=r"tier \(from arguments\)") as raised:
+        opendental(
+            base_url="http://127.0.0.1:9/api/v1", developer_key=DEV_KEY, customer_key=CUST_KEY
+        )
+    assert "SOURCES__OPENDENTAL__" in raised.value.hint
+    assert DEV_KEY not in str(raised.value)
+    assert CUST_KEY not in str(raised.value)

@@ -104,6 +104,12 @@ DLT_KEYS_HINT = (
     " SOURCES__OPENDENTAL__CUSTOMER_KEY."
 )
 
+DLT_ARGUMENTS_HINT = (
+    "With the dlt source, the arguments are opendental()'s, which dlt also reads from its"
+    " config: [sources.opendental] in .dlt/config.toml, or SOURCES__OPENDENTAL__<NAME>"
+    " (e.g. SOURCES__OPENDENTAL__TIER)."
+)
+
 Fetch = Callable[[Client, int, int, str | None, date], Page[Any]]
 """``fetch(client, offset, limit, since, window_start)``: one validated page; ``since`` is
 the ``DateTStamp`` to read changes from (None: a first, complete read)."""
@@ -498,8 +504,11 @@ def _client_factory(
     try:
         resolved = Client(**settings)  # resolves and checks the settings; no request yet
     except ConfigError as exc:
-        if "key" in str(exc.args[0]).lower():
+        message = str(exc.args[0])
+        if "key" in message.lower():
             exc.hint += DLT_KEYS_HINT
+        elif "(from arguments)" in message:  # maybe from dlt's config, which we cannot tell
+            exc.hint = f"{exc.hint} {DLT_ARGUMENTS_HINT}".strip()
         raise
     resolved.close()
     ready = resolved.profile
