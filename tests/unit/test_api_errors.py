@@ -151,7 +151,7 @@ def test_unparseable_200_is_a_format_error() -> None:
     assert isinstance(error, ResponseFormatError)
     assert error.truncated
     assert error.attempts == 2
-    assert "not valid JSON" in str(error)
+    assert "documented format. The body is not whole JSON" in str(error)
     assert "<html>" not in str(error)
 
 

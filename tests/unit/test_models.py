@@ -267,7 +267,7 @@ def test_malformed_values_raise_a_phi_free_format_error(
 def test_missing_patnum_and_non_object_rows() -> None:
     with pytest.raises(ResponseFormatError, match="PatNum: missing"):
         Patient.from_api({"LName": "Lopez"})
-    with pytest.raises(ResponseFormatError, match="expected a JSON object"):
+    with pytest.raises(ResponseFormatError, match=r"format\. Expected a JSON object"):
         Patient.from_api(["Lopez"])
 
 

@@ -158,7 +158,7 @@ def _decode_json(body: bytes, method: str, path: str) -> Any:
         return json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         raise ResponseFormatError(
-            "the body is not valid JSON (cut short?)",
+            "the body is not whole JSON (it may have been cut short on the way)",
             truncated=True,
             method=method,
             path=path,

@@ -332,10 +332,13 @@ class ResponseFormatError(OpenDentalError):
         return self.truncated
 
     def _headline(self) -> str:
-        where = f"{self.field}: " if self.field else ""
         row = f" (row {self.row})" if self.row is not None else ""
         request = f" ({self.method} {self.path})" if self.method and self.path else ""
-        return f"{self.summary} {where}{self.problem}{row}{request}"
+        if self.field:
+            return f"{self.summary} {self.field}: {self.problem}{row}{request}"
+        # a sentence of its own after the summary's
+        problem = self.problem[:1].upper() + self.problem[1:]
+        return f"{self.summary} {problem}{row}{request}"
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def parse_page(model: type[M], body: bytes, *, offset: int, limit: int, path: st
         data = json.loads(body, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError):
         raise ResponseFormatError(
-            "the body is not valid JSON (cut short?)",
+            "the body is not whole JSON (it may have been cut short on the way)",
             truncated=True,
             method="GET",
             path=path,
