@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from importlib.metadata import version
+from pathlib import Path
 
 import procrastinate
 import psycopg
@@ -123,3 +124,22 @@ def test_a_queue_schema_made_before_odbridge_recorded_migrations_is_adopted(
     assert "(an existing schema, recorded as Procrastinate's >= 3.5 schema)" in adopted
     assert "applied" not in adopted
     assert "Queue schema up to date" in migrate(url)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["queue", "migrate"], ["worker", "--until-empty"], ["sync", "--all", "--queue"], ["status"]],
+)
+def test_a_store_url_naming_a_schema_that_does_not_exist_is_one_sentence(
+    command: list[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[practices.p1]\ndeveloper_key = "d"\ncustomer_key = "c"\n')
+    config.chmod(0o600)
+    url = f"{PG_URL}?options=-csearch_path%3Dt_missing_{uuid.uuid4().hex[:12]}"
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    result = CliRunner().invoke(app, [*command, "--db", url], env=env)
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "does not exist" in one_line(result.output)
+    assert "CREATE SCHEMA" in one_line(result.output)

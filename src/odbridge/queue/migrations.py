@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 from procrastinate.schema import SchemaManager
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from odbridge.errors import OdbridgeError
 
@@ -51,7 +52,13 @@ class QueueError(OdbridgeError):
 
 def conninfo(url: str) -> str:
     """The store's SQLAlchemy URL as a libpq URI (``options`` such as search_path kept)."""
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise QueueError(
+            f"'{url}' is not a database URL: the queue needs a PostgreSQL store, use --db "
+            "postgresql+psycopg://USER@HOST/DB."
+        ) from None
     if parsed.get_backend_name() != "postgresql":
         raise QueueError(
             "The queue needs a PostgreSQL store: use --db postgresql+psycopg://USER@HOST/DB."
@@ -143,6 +150,11 @@ def _connect(url: str) -> Iterator[psycopg.Connection[Any]]:
         connection.commit()
         try:
             yield connection
+        except psycopg.errors.InvalidSchemaName:
+            raise QueueError(
+                "The store's schema does not exist (the search_path in the --db URL): "
+                "create it with CREATE SCHEMA, or fix the URL."
+            ) from None
         finally:
             connection.rollback()
             connection.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))

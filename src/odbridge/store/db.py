@@ -299,4 +299,9 @@ def ensure_schema(engine: Engine, where: str = "the store") -> bool:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
         raise StoreError(f"Cannot open {where}: {reason}") from None
     except SQLAlchemyError as exc:
-        raise StoreError(f"Cannot prepare {where}: {type(exc).__name__}") from None
+        if type(getattr(exc, "orig", None)).__name__ == "InvalidSchemaName":
+            raise StoreError(
+                f"Cannot prepare {where}: its schema (the search_path in the URL) does not "
+                "exist. Create it with CREATE SCHEMA, or fix the URL."
+            ) from None
+        raise StoreError(f"Cannot prepare {where}: {describe_db_error(exc)}") from None
