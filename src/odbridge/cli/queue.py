@@ -61,7 +61,8 @@ def worker_command(
         float,
         typer.Option(
             min=0,
-            help="Seconds without a worker's heartbeat before its running jobs are retried.",
+            help="Seconds without a worker's heartbeat before its running jobs are retried "
+            "(checked at start and every minute; the minute's check waits 20 s at least).",
         ),
     ] = 30.0,
     every: Annotated[

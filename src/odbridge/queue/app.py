@@ -41,6 +41,12 @@ TASK = "odbridge.sync_practice"
 SCHEDULE_TASK = "odbridge.queue_syncs"
 STALLED_AFTER = 30.0
 """Seconds without a worker's heartbeat (sent every 10 s) before its running jobs are retried."""
+HEARTBEAT = 10.0
+"""Procrastinate's interval between a worker's heartbeats (its default, set explicitly)."""
+STALLED_FLOOR = 2 * HEARTBEAT
+"""The once-a-minute check and the pruning of silent workers never take a worker for dead
+sooner: a shorter ``--stalled-after`` (0 in tests) applies to the check at start only, or
+a worker would send its own running jobs back to the queue."""
 RETRY = procrastinate.RetryStrategy(max_attempts=6, exponential_wait=4)
 """A failed or busy sync is tried again after 4, 16, 64, 256 and 1024 seconds."""
 
@@ -76,9 +82,13 @@ class Schedule:
         return f"sync every {self.cron}{visits}"
 
 
-def make_app(url: str, schedule: Schedule | None = None) -> procrastinate.App:
+def make_app(
+    url: str, schedule: Schedule | None = None, *, stalled_after: float = STALLED_AFTER
+) -> procrastinate.App:
     """A Procrastinate app on the store at ``url`` with the ``sync_practice`` task, whose
-    jobs sync into that same store, and with ``schedule`` a periodic task that queues them."""
+    jobs sync into that same store, and with ``schedule`` a periodic task that queues them.
+    Once a minute, jobs of workers silent for ``stalled_after`` seconds (at least
+    :data:`STALLED_FLOOR`) go back to the queue."""
     app = procrastinate.App(
         connector=procrastinate.PsycopgConnector(conninfo=conninfo(url)),
     )
@@ -127,7 +137,7 @@ def make_app(url: str, schedule: Schedule | None = None) -> procrastinate.App:
     @app.periodic(cron="* * * * *", periodic_id="requeue-stalled")
     @app.task(name="odbridge.requeue_stalled", queue=MAINTENANCE_QUEUE, pass_context=False)
     async def requeue_stalled_job(timestamp: int) -> None:
-        await requeue_stalled(app, STALLED_AFTER)
+        await requeue_stalled(app, max(stalled_after, STALLED_FLOOR))
 
     return app
 
@@ -197,15 +207,25 @@ def run_worker(
     ``stalled_after`` seconds go back to the queue (then every minute, periodically).
     With ``schedule`` the worker also queues every practice at each of its ticks."""
     ensure_queue_schema(url, then=lambda: prepare_store(url))
-    app = make_app(url, schedule)
+    app = make_app(url, schedule, stalled_after=stalled_after)
 
     async def work() -> None:
         async with app.open_async():
             await requeue_stalled(app, stalled_after)
-            await app.run_worker_async(
-                queues=[QUEUE, MAINTENANCE_QUEUE],
-                concurrency=concurrency,
-                wait=not until_empty,
-            )
+            await app.run_worker_async(**worker_options(concurrency, until_empty, stalled_after))
 
     asyncio.run(work())
+
+
+def worker_options(concurrency: int, until_empty: bool, stalled_after: float) -> dict[str, Any]:
+    """Procrastinate's worker settings. Its start prunes the workers silent for
+    ``stalled_worker_timeout`` (their running jobs then count as stalled at once), so that
+    is ``stalled_after`` too, or a worker silent for 30 s would lose its jobs to the next
+    worker started, whatever ``--stalled-after`` says."""
+    return {
+        "queues": [QUEUE, MAINTENANCE_QUEUE],
+        "concurrency": concurrency,
+        "wait": not until_empty,
+        "update_heartbeat_interval": HEARTBEAT,
+        "stalled_worker_timeout": max(stalled_after, STALLED_FLOOR),
+    }
