@@ -212,3 +212,51 @@ def test_a_queued_visits_job_holds_the_sync_lock_from_patients_to_the_last_visit
     ]
     assert during_visits, "the lock was observed while the visits synced"
     assert all(pids == holders for pids in during_visits)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", [pytest.param("postgres")], indirect=True)
+def test_status_names_the_practices_whose_last_job_failed_and_forgets_a_failure_made_good(
+    store_url: str, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    write_config(config, "http://127.0.0.1:9/api/v1", 2)
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    runner = CliRunner()
+
+    def status() -> str:
+        result = runner.invoke(app, ["status", "--db", store_url], env=env)
+        assert result.exit_code == 0, result.output
+        return one_line(result.output)
+
+    def finish(practice: str, outcome: str) -> None:
+        with store.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE procrastinate_jobs SET status = CAST(:outcome AS "
+                    "procrastinate_job_status) WHERE args->>'practice' = :practice "
+                    "AND status = 'todo'"
+                ),
+                {"outcome": outcome, "practice": practice},
+            )
+
+    queued = runner.invoke(app, ["sync", "--all", "--queue", "--db", store_url], env=env)
+    assert queued.exit_code == 0, queued.output
+    assert "Nothing synced yet: start `odbridge worker`" in status()
+    store = create_store_engine(store_url)
+    try:
+        finish("p1", "failed")  # its retries used up
+        finish("p2", "succeeded")
+        assert "Sync queue: 0 waiting, 0 running, 1 failed (1 done)" in status()
+        assert "Failed (their last job, after its retries; the workers' log says why): p1" in (
+            status()
+        )
+        again = runner.invoke(
+            app, ["sync", "--practice", "p1", "--queue", "--db", store_url], env=env
+        )
+        assert "p1: queued (job" in again.output, again.output
+        finish("p1", "succeeded")  # the next job of p1 synced it
+        assert "Sync queue: 0 waiting, 0 running, 0 failed (2 done)" in status()
+        assert "Failed" not in status()
+    finally:
+        store.dispose()

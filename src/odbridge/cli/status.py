@@ -14,6 +14,10 @@ if TYPE_CHECKING:
     from odbridge.queue.status import WorkerStatus
 
 
+FAILED_SHOWN = 10
+"""The failed practices named by ``status`` (a group may have hundreds)."""
+
+
 def status_command(db: DbOption = None) -> None:
     """Each practice's last sync, its freshness and row counts."""
     from odbridge.queue.status import queue_counts, queue_workers
@@ -27,9 +31,21 @@ def status_command(db: DbOption = None) -> None:
             f"Sync queue: {counts.waiting} waiting, {counts.running} running, "
             f"{counts.failed} failed ({counts.succeeded} done)"
         )
+        if counts.failed_practices:
+            shown = ", ".join(counts.failed_practices[:FAILED_SHOWN])
+            more = len(counts.failed_practices) - FAILED_SHOWN
+            out().print(
+                f"Failed (their last job, after its retries; the workers' log says why): "
+                f"{shown}{f' and {more} more' if more > 0 else ''}",
+                markup=False,
+                highlight=False,
+            )
         print_workers(queue_workers(store))
     if not statuses:
-        out().print("The store is empty: run `odbridge sync` first.")
+        if counts is not None and counts.waiting + counts.running:
+            out().print("Nothing synced yet: start `odbridge worker` with the same --db.")
+        else:
+            out().print("The store is empty: run `odbridge sync` first.")
         return
     out().print(Text("Store status", style="bold"))
     grid = record_grid()

@@ -16,8 +16,15 @@ class QueueCounts:
 
     waiting: int
     running: int
-    failed: int
     succeeded: int
+    failed_practices: tuple[str, ...] = ()
+    """The practices whose newest sync job failed (after its retries): a failure that a
+    later job of the practice made good no longer counts."""
+
+    @property
+    def failed(self) -> int:
+        """How many practices' newest sync job failed."""
+        return len(self.failed_practices)
 
 
 def queue_counts(store: Engine) -> QueueCounts | None:
@@ -33,12 +40,21 @@ def queue_counts(store: Engine) -> QueueCounts | None:
                 "WHERE queue_name = 'sync' GROUP BY status"
             )
         ).all()
+        failed = connection.execute(
+            text(
+                "SELECT practice FROM (SELECT DISTINCT ON (args->>'practice') "
+                "args->>'practice' AS practice, status FROM procrastinate_jobs "
+                "WHERE queue_name = 'sync' ORDER BY args->>'practice', id DESC) newest "
+                "WHERE status = 'failed' ORDER BY practice"
+            )
+        ).scalars()
+        failed_practices = tuple(str(p) for p in failed)
     counts = {str(status): int(n) for status, n in rows}
     return QueueCounts(
         waiting=counts.get("todo", 0),
         running=counts.get("doing", 0),
-        failed=counts.get("failed", 0),
         succeeded=counts.get("succeeded", 0),
+        failed_practices=failed_practices,
     )
 
 
