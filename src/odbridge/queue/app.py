@@ -55,6 +55,29 @@ class SyncJobError(OdbridgeError):
     """A queued sync ended 'failed'; the job is retried with backoff."""
 
 
+class OneLineJobErrors(logging.Filter):
+    """Procrastinate logs a failed job with its traceback. A job that failed for a reason
+    odbridge already put in words (the practice busy, not in this machine's config, its
+    sync failed) gets that sentence on the same line instead; other errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, OdbridgeError):
+            reason = " ".join(str(exc).split())
+            record.msg = f"{record.getMessage()}: {type(exc).__name__}: {reason}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def install_log_filter() -> None:
+    """:class:`OneLineJobErrors` on Procrastinate's worker log (once)."""
+    worker_log = logging.getLogger("procrastinate.worker")
+    if not any(isinstance(f, OneLineJobErrors) for f in worker_log.filters):
+        worker_log.addFilter(OneLineJobErrors())
+
+
 @dataclass(frozen=True)
 class JobOptions:
     """What a sync job reads besides the patients."""
@@ -207,6 +230,7 @@ def run_worker(
     ``stalled_after`` seconds go back to the queue (then every minute, periodically).
     With ``schedule`` the worker also queues every practice at each of its ticks."""
     ensure_queue_schema(url, then=lambda: prepare_store(url))
+    install_log_filter()
     app = make_app(url, schedule, stalled_after=stalled_after)
 
     async def work() -> None:
