@@ -445,6 +445,35 @@ def _env_values(env: Mapping[str, str]) -> dict[str, str]:
     return values
 
 
+def _check_shared_customer_key(
+    name: str,
+    own: Mapping[str, Any],
+    from_environment: Mapping[str, str],
+    overrides: Mapping[str, Any],
+    use_keyring: bool,
+) -> None:
+    """A customer key belongs to one practice. In a config file of several practices,
+    ``ODBRIDGE_CUSTOMER_KEY`` would override every one's key, and each practice would read
+    (and store under its own name) the patients of the practice that key belongs to: it is
+    refused unless it is this practice's own key, or a key given as an argument wins."""
+    given = from_environment.get("customer_key")
+    if given is None or overrides.get("customer_key") is not None:
+        return
+    mine = own.get("customer_key")
+    if mine is None and use_keyring:
+        mine = keyring_key(name, "customer_key")
+    mine_text = mine.get_secret_value() if isinstance(mine, SecretStr) else mine
+    if mine_text == given:
+        return
+    variable = env_var("customer_key")
+    raise ConfigError(
+        f"{variable} is set, but the config file holds several practices: it would be the "
+        f"customer key of every one, and practice '{name}' would read another's patients.",
+        f"Unset {variable} and keep each practice's customer_key in its [practices.NAME] "
+        "table or the OS keyring; the variable is for a single practice.",
+    )
+
+
 def resolve_profile(
     practice: str | None = None,
     *,
@@ -490,7 +519,10 @@ def resolve_profile(
             f"No practice '{name}' in the config file{asked}.",
             f"Known practices: {known}. Add a [practices.{name}] table or fix the name.",
         )
-    for field, value in _env_values(env).items():
+    from_environment = _env_values(env)
+    if len(settings.practices) > 1 and name in settings.practices:
+        _check_shared_customer_key(name, values, from_environment, overrides, use_keyring)
+    for field, value in from_environment.items():
         values[field] = value
         sources[field] = env_var(field)
     for setting, given in overrides.items():

@@ -92,6 +92,18 @@ def test_queued_practices_are_each_synced_once_by_a_worker(
     status = runner.invoke(app, ["status", "--db", store_url], env=env)
     assert "Sync queue: 0 waiting, 0 running, 0 failed (3 done)" in one_line(status.output)
     assert "Workers: none running" in one_line(status.output)  # it unregistered on leaving
+    # queued from a timer (no terminal, INFO log): one line a practice, no queue chatter
+    timer = subprocess.run(
+        [ODBRIDGE, "sync", "--practice", "p1", "--queue", "--db", store_url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert timer.returncode == 0, timer.stdout + timer.stderr
+    said = timer.stdout + timer.stderr
+    assert said.startswith("p1: queued (job "), said
+    assert "procrastinate" not in said, said
 
 
 def test_the_queue_refuses_a_sqlite_store(tmp_path: Path) -> None:

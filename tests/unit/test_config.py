@@ -81,14 +81,44 @@ def test_toml_profile_is_used(config_file: Path) -> None:
 
 
 def test_environment_beats_toml(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ODBRIDGE_CUSTOMER_KEY", "env-cust")
+    monkeypatch.setenv("ODBRIDGE_DEVELOPER_KEY", "env-dev")
     monkeypatch.setenv("ODBRIDGE_MODE", "remote")
     monkeypatch.setenv("ODBRIDGE_RATE_INTERVAL", "0.25")
     profile = resolve_profile()
-    assert secret(profile.customer_key) == "env-cust"
-    assert secret(profile.developer_key) == "toml-dev"
+    assert secret(profile.developer_key) == "env-dev"
+    assert secret(profile.customer_key) == "toml-cust"
     assert profile.mode is Mode.REMOTE
     assert profile.interval_for(Mode.REMOTE) == 0.25
+
+
+def test_the_customer_key_variable_overrides_a_single_practice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "one.toml"
+    path.write_text('[practices.solo]\ncustomer_key = "toml-cust"\n', encoding="utf-8")
+    path.chmod(0o600)
+    monkeypatch.setenv("ODBRIDGE_CONFIG", str(path))
+    monkeypatch.setenv("ODBRIDGE_CUSTOMER_KEY", "env-cust")
+    assert secret(resolve_profile("solo").customer_key) == "env-cust"
+
+
+def test_the_customer_key_variable_is_refused_for_another_practice_of_several(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # exported for one practice (a simulator's banner says so), it would have every practice
+    # of the file read that practice's patients and store them under its own name
+    monkeypatch.setattr(config, "keyring_key", lambda *_: None)
+    monkeypatch.setenv("ODBRIDGE_CUSTOMER_KEY", "toml-cust")
+    assert secret(resolve_profile("main").customer_key) == "toml-cust"  # its own: harmless
+    with pytest.raises(ConfigError, match="several practices") as refused:
+        resolve_profile("branch")  # no key of its own: it would take main's
+    assert "branch" in str(refused.value)
+    assert "toml-cust" not in f"{refused.value} {refused.value.hint}"
+    monkeypatch.setenv("ODBRIDGE_CUSTOMER_KEY", "env-cust")
+    with pytest.raises(ConfigError, match="practice 'main' would read another's patients"):
+        resolve_profile("main")
+    # a key given as an argument is a choice made for that one run
+    assert secret(resolve_profile("branch", customer_key="arg").customer_key) == "arg"
 
 
 def test_arguments_beat_environment(config_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:

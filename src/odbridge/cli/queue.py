@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -116,6 +117,10 @@ def defer_command(
 ) -> None:
     """``sync --queue``: one job per practice; a practice already waiting is reported."""
     from odbridge.queue.app import JobOptions, defer_syncs
+
+    # Procrastinate's own lines ("Deferred 1 job", the tasks it registers) repeat what is
+    # printed below: noise in a cron or timer log; its warnings and errors stay
+    logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
     for done in defer_syncs(_url(db), names, JobOptions(visits, history_years)):
         if done.job_id is None:
