@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from odbridge.store.db import StoreError, create_store_engine
+from odbridge.queue.migrations import conninfo
+from odbridge.store.db import StoreError, create_read_only_engine, create_store_engine
 from odbridge.store.schema import SCHEMA_VERSION, schema_version
 
 pytestmark = pytest.mark.integration
@@ -19,6 +20,19 @@ def test_sqlite_file_and_folder_are_private(tmp_path: Path) -> None:
     create_store_engine(f"sqlite:///{path}").dispose()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", [pytest.param("postgres")], indirect=True)
+@pytest.mark.parametrize("spelling", ["postgres://", "postgresql://"])
+def test_a_libpq_spelled_postgresql_url_opens_the_store(store_url: str, spelling: str) -> None:
+    # the DATABASE_URL form many hosts give: SQLAlchemy alone says "Can't load plugin"
+    libpq = spelling + store_url.removeprefix("postgresql+psycopg://")
+    for engine in (create_store_engine(libpq), create_read_only_engine(libpq)):
+        with engine.connect() as connection:
+            assert connection.execute(schema_version.select()).scalars().all()
+        engine.dispose()
+    assert conninfo(libpq).startswith("postgresql://")  # the queue's connection
 
 
 def test_a_newer_schema_is_refused_and_left_alone(store: Engine, store_url: str) -> None:

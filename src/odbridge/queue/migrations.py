@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from odbridge.errors import OdbridgeError
+from odbridge.store.db import resolve_url
 
 __all__ = [
     "BASELINE",
@@ -53,7 +54,7 @@ class QueueError(OdbridgeError):
 def conninfo(url: str) -> str:
     """The store's SQLAlchemy URL as a libpq URI (``options`` such as search_path kept)."""
     try:
-        parsed = make_url(url)
+        parsed = make_url(resolve_url(url))
     except ArgumentError:
         raise QueueError(
             f"'{url}' is not a database URL: the queue needs a PostgreSQL store, use --db "

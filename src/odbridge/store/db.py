@@ -119,12 +119,21 @@ def default_sqlite_path() -> Path:
     return Path(platformdirs.user_data_dir("odbridge", appauthor=False)) / "odbridge.sqlite"
 
 
+_POSTGRESQL_SPELLINGS = ("postgres://", "postgresql://")
+"""The libpq spellings of a PostgreSQL URL (``DATABASE_URL`` of many hosts), which
+SQLAlchemy does not take as they are: they mean odbridge's driver, psycopg."""
+
+
 def resolve_url(url: str | None = None) -> str:
-    """The store URL: the argument, else ``ODBRIDGE_DB``, else the default SQLite file."""
+    """The store URL: the argument, else ``ODBRIDGE_DB``, else the default SQLite file.
+    ``postgres://`` and ``postgresql://`` become ``postgresql+psycopg://``."""
     chosen = url or os.environ.get(DB_ENV)
-    if chosen:
-        return chosen
-    return f"sqlite:///{default_sqlite_path()}"
+    if not chosen:
+        return f"sqlite:///{default_sqlite_path()}"
+    for spelling in _POSTGRESQL_SPELLINGS:
+        if chosen.startswith(spelling):
+            return "postgresql+psycopg://" + chosen.removeprefix(spelling)
+    return chosen
 
 
 def describe_url(url: str) -> str:
@@ -196,8 +205,6 @@ def create_store_engine(url: str | None = None) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             _prepare_sqlite_file(Path(parsed.database).expanduser())
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
-    elif parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         # hide_parameters: an error must never carry a row's values (patient data) into a
         # message, a log or the run log.
@@ -237,8 +244,6 @@ def create_read_only_engine(url: str | None = None) -> Engine:
             return connection
 
         return create_engine("sqlite://", creator=connect, hide_parameters=True)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
     engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     event.listen(engine, "connect", _read_only_session)
     return engine
