@@ -127,11 +127,12 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
             distinct = connection.execute(
                 select(func.count(func.distinct(patients.c.pat_num)))
             ).scalar_one()
-            outcomes = (
-                connection.execute(select(sync_runs.c.outcome).order_by(sync_runs.c.id))
-                .scalars()
-                .all()
-            )
+            runs = connection.execute(
+                select(sync_runs.c.outcome, sync_runs.c.pages, sync_runs.c.requests).order_by(
+                    sync_runs.c.id
+                )
+            ).all()
+            outcomes = [run.outcome for run in runs]
         assert total == distinct == 3000
         assert store_rows(engine, "default") == source_rows(sim)
         # a run killed after it began is closed as interrupted by the next run (one killed
@@ -139,6 +140,10 @@ def test_sigkill_at_random_points_loses_and_duplicates_nothing(
         assert outcomes.count("interrupted") >= 1
         assert "running" not in outcomes
         assert outcomes[-1] == "ok"
+        # a killed run's log says what it did: each page it committed took a request at least
+        killed_runs = [run for run in runs if run.outcome == "interrupted" and run.pages]
+        assert killed_runs
+        assert all(run.requests >= run.pages for run in killed_runs), killed_runs
         # kills during the first load (which builds the indexes at its end on SQLite) left
         # no index missing once a pass completed
         assert index_names(engine) == declared

@@ -57,8 +57,11 @@ COUNT_COLUMNS = (
     "rows_missing",
     "rows_confirmed",
     "rows_quarantined",
+    "requests",
+    "throttled",
+    "retries",
 )
-"""The counters of a run, as ``sync_runs`` columns."""
+"""The counters of a run, as ``sync_runs`` columns (saved with every page)."""
 
 
 def utcnow() -> datetime:
@@ -103,9 +106,6 @@ class RunLog:
                     mode=str(mode),
                     started_at=self.clock(),
                     outcome=str(RunOutcome.RUNNING),
-                    requests=0,
-                    throttled=0,
-                    retries=0,
                     **zeros,
                 )
             )
@@ -128,9 +128,6 @@ class RunLog:
         outcome: RunOutcome,
         *,
         counts: Mapping[str, int],
-        requests: int,
-        throttled: int,
-        retries: int,
         error: str | None,
     ) -> None:
         """Log how the run ended."""
@@ -141,9 +138,6 @@ class RunLog:
                 .where(sync_runs.c.id == run_id)
                 .values(
                     finished_at=self.clock(),
-                    requests=requests,
-                    throttled=throttled,
-                    retries=retries,
                     outcome=str(outcome),
                     error=error,
                 )

@@ -91,6 +91,10 @@ class Progress:
     """Held rows that validated in this run (out of quarantine)."""
     drifts: int = 0
     """Times the listing shifted under the pass (rows left it) and the pass stepped back."""
+    requests: int = 0
+    """Requests this run made so far (throttled ones and retries included)."""
+    throttled: int = 0
+    retries: int = 0
     expected_rows: int | None = None
     page_size: int = 100
     interval: float = 0.0
@@ -114,6 +118,9 @@ class Progress:
             "rows_missing": self.missing,
             "rows_confirmed": self.confirmed,
             "rows_quarantined": self.quarantined,
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "retries": self.retries,
         }
 
 
@@ -169,6 +176,7 @@ class ResourceSync:
         self.states = StateRepository(store)
         self.runlog = RunLog(store, practice, resource.name, clock=clock)
         self.writer = RowWriter(store, practice, resource)
+        self._client_before: dict[str, Any] = {}  # the client's stats when the run began
         self.quarantine = Quarantine(store, practice, resource.name)
 
     # -- public -------------------------------------------------------------------------------
@@ -196,7 +204,7 @@ class ResourceSync:
             page_size=self.client.page_size,
             interval=self.client.rate_interval,
         )
-        before = self.client.stats.as_dict()
+        self._client_before = self.client.stats.as_dict()
         started = datetime.now()
         summary = RunSummary(run_id, self.practice, chosen, RunOutcome.RUNNING, progress)
         try:
@@ -219,9 +227,9 @@ class ResourceSync:
         except Exception as exc:
             # The text of an unexpected error may quote data: the run log keeps its type only.
             summary.outcome, summary.error = RunOutcome.FAILED, f"unexpected {type(exc).__name__}"
-            self._finish_run(summary, before, started)
+            self._finish_run(summary, started)
             raise
-        self._finish_run(summary, before, started)
+        self._finish_run(summary, started)
         return summary
 
     # -- the two kinds of pass -----------------------------------------------------------------
@@ -265,7 +273,7 @@ class ResourceSync:
             with self.store.begin() as connection:
                 self._land(connection, page, progress, seen_pass=current.run_id)
                 self.states.save(connection, state)
-                self.runlog.save_counts(connection, run_id, progress.counts())
+                self._save_counts(connection, run_id, progress)
             progress.drifts = pager.drifts
             self._report(progress)
             if self.stop.is_set():
@@ -276,7 +284,7 @@ class ResourceSync:
         done = SyncState(self.practice, self.resource.name, cursor.text, None, 0)
         with self.store.begin() as connection:
             self.states.save(connection, done)
-            self.runlog.save_counts(connection, run_id, progress.counts())
+            self._save_counts(connection, run_id, progress)
             # a first load's indexes (defer_indexes), built with the pass's end, so a pass is
             # never done without them; after the writes above, which on SQLite hold the
             # store's write lock: two syncs ending at once do not both build one
@@ -307,7 +315,7 @@ class ResourceSync:
                 first = page.server_time
             with self.store.begin() as connection:
                 self._land(connection, page, progress, seen_pass=None)
-                self.runlog.save_counts(connection, run_id, progress.counts())
+                self._save_counts(connection, run_id, progress)
             progress.drifts = pager.drifts
             self._report(progress)
             if self.stop.is_set():
@@ -370,7 +378,7 @@ class ResourceSync:
         if rule is Deletions.MARK_MISSING:
             with self.store.begin() as connection:
                 progress.missing += self.writer.mark_missing(connection, keys, self.clock())
-                self.runlog.save_counts(connection, run_id, progress.counts())
+                self._save_counts(connection, run_id, progress)
             return
         fetch_one = self.resource.fetch_one
         if fetch_one is None:  # pragma: no cover - Resource checks it
@@ -406,7 +414,7 @@ class ResourceSync:
                 rejected = RejectedRow(-1, key, exc.field, exc.problem)
                 progress.quarantined += self.quarantine.hold(connection, [rejected], now)
                 self.writer.mark_seen(connection, [key], pass_id)  # there: not deleted
-                self.runlog.save_counts(connection, run_id, progress.counts())
+                self._save_counts(connection, run_id, progress)
             return
         with self.store.begin() as connection:
             if model is None:
@@ -418,7 +426,7 @@ class ResourceSync:
                 )
                 progress.updated += written.updated
                 progress.confirmed += 1
-            self.runlog.save_counts(connection, run_id, progress.counts())
+            self._save_counts(connection, run_id, progress)
         self._report(progress)
 
     def _retry_quarantined(self, run_id: int, progress: Progress) -> None:
@@ -444,7 +452,7 @@ class ResourceSync:
                     progress.updated += written.updated
                 self.quarantine.release(connection, [key])
                 progress.released += 1
-                self.runlog.save_counts(connection, run_id, progress.counts())
+                self._save_counts(connection, run_id, progress)
         if progress.released:
             log.info("%s: %d rows left quarantine", self.practice, progress.released)
 
@@ -485,22 +493,25 @@ class ResourceSync:
             ).scalar_one()
         return int(count) or None
 
-    def _finish_run(self, summary: RunSummary, before: dict[str, Any], started: datetime) -> None:
-        after = self.client.stats.as_dict()
-        summary.requests = int(after.get("requests", 0) - before.get("requests", 0))
-        summary.throttled = int(after.get("throttled", 0) - before.get("throttled", 0))
-        summary.retries = int(after.get("retries", 0) - before.get("retries", 0))
-        summary.seconds = (datetime.now() - started).total_seconds()
+    def _client_work(self, progress: Progress) -> None:
+        """The client's requests, 429s and retries since the run started, into progress."""
+        after, before = self.client.stats.as_dict(), self._client_before
+        progress.requests = int(after.get("requests", 0) - before.get("requests", 0))
+        progress.throttled = int(after.get("throttled", 0) - before.get("throttled", 0))
+        progress.retries = int(after.get("retries", 0) - before.get("retries", 0))
+
+    def _save_counts(self, connection: Connection, run_id: int, progress: Progress) -> None:
+        """The run's counters so far, with the caller's page: a killed run's log says what
+        it did, requests included."""
+        self._client_work(progress)
+        self.runlog.save_counts(connection, run_id, progress.counts())
+
+    def _finish_run(self, summary: RunSummary, started: datetime) -> None:
         p = summary.progress
-        self.runlog.finish(
-            summary.run_id,
-            summary.outcome,
-            counts=p.counts(),
-            requests=summary.requests,
-            throttled=summary.throttled,
-            retries=summary.retries,
-            error=summary.error,
-        )
+        self._client_work(p)
+        summary.requests, summary.throttled, summary.retries = p.requests, p.throttled, p.retries
+        summary.seconds = (datetime.now() - started).total_seconds()
+        self.runlog.finish(summary.run_id, summary.outcome, counts=p.counts(), error=summary.error)
         log.info(
             "%s %s %s: %s, %d pages, %d rows (%d new, %d changed, %d gone, %d confirmed, "
             "%d quarantined), %d requests, %d throttled, %d retries, %.1f s",
