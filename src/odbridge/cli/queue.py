@@ -56,7 +56,12 @@ def worker_command(
         int, typer.Option(min=1, help="Practices this worker syncs at the same time.")
     ] = 1,
     until_empty: Annotated[
-        bool, typer.Option("--until-empty", help="Stop when no job is left (else: run on).")
+        bool,
+        typer.Option(
+            "--until-empty",
+            help="Stop when no job is ready to run (else: run on). A job waiting out a "
+            "retry's delay stays queued for the next worker.",
+        ),
     ] = False,
     stalled_after: Annotated[
         float,
