@@ -33,3 +33,13 @@ def test_a_file_path_given_as_the_queues_store_is_one_sentence(
     assert result.exit_code == 2, result.output
     assert "is not a database URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_an_unreachable_queue_database_is_one_sentence_saying_what_to_check() -> None:
+    # port 9 on this machine: nothing listens (the discard service is not run)
+    url = "postgresql+psycopg://odbridge@127.0.0.1:9/odbridge"
+    result = CliRunner().invoke(app, ["queue", "migrate", "--db", url], env={"COLUMNS": "400"})
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "Cannot connect to the queue's database: check the host, port and database" in said
+    assert "Traceback" not in said

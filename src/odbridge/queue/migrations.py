@@ -145,7 +145,11 @@ def _connect(url: str) -> Iterator[psycopg.Connection[Any]]:
     try:
         connection = psycopg.connect(conninfo(url))
     except psycopg.Error as exc:
-        raise QueueError(f"The queue's database refused the connection: {exc}") from None
+        reason = " ".join(str(exc).split()) or type(exc).__name__  # psycopg's lines as one
+        raise QueueError(
+            "Cannot connect to the queue's database: check the host, port and database in "
+            f"--db (or ODBRIDGE_DB), and that PostgreSQL is running. ({reason})"
+        ) from None
     with connection:
         connection.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         connection.commit()
