@@ -131,10 +131,18 @@ class MigrationReport:
             what = "Queue schema up to date"
         if self.adopted:
             what += " (an existing schema, recorded as Procrastinate's >= 3.5 schema)"
-        lines = [
-            f"{what}; the store is at Procrastinate {self.level}'s schema (migration "
-            f"{self.newest}); installed Procrastinate {self.procrastinate}."
-        ]
+        if self.newest is None or self.newest != available_migrations()[-1]:
+            where = (
+                f"the store is at Procrastinate {self.level}'s schema (migration "
+                f"{self.newest}); installed Procrastinate {self.procrastinate}."
+            )
+        else:  # the installed release's schema, whose newest change may be older than it
+            where = (
+                f"the store has the schema of the installed Procrastinate "
+                f"{self.procrastinate}, whose newest change came with {self.level} "
+                f"(migration {self.newest})."
+            )
+        lines = [f"{what}; {where}"]
         lines += [f"  applied {name}" for name in self.applied]
         lines += [f"  pending {name}" for name in self.pending]
         return "\n".join(lines)
