@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -118,6 +119,19 @@ def committed(store: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(patients)).scalar_one())
 
 
+def retry_due(store: Engine) -> bool:
+    """The sync job waiting for a retry may start now (its scheduled time has come)."""
+    with store.connect() as connection:
+        return bool(
+            connection.execute(
+                text(
+                    "SELECT scheduled_at <= now() FROM procrastinate_jobs "
+                    "WHERE queue_name = 'sync' AND status = 'todo'"
+                )
+            ).scalar_one()
+        )
+
+
 def lock_free(store: Engine, practice: str) -> bool:
     try:
         with practice_lock(store, practice):
@@ -176,6 +190,60 @@ def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
         store.dispose()
     status = CliRunner().invoke(app, ["status", "--db", store_url], env=env)
     assert "Sync queue: 0 waiting, 0 running, 0 failed (1 done)" in one_line(status.output)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", [pytest.param("postgres")], indirect=True)
+def test_a_stopped_worker_ends_its_job_after_a_page_and_the_job_is_queued_again(
+    simulator_factory: SimulatorFactory, store_url: str, tmp_path: Path
+) -> None:
+    # systemd stops a worker with SIGTERM and kills it after TimeoutStopSec: the worker must
+    # not wait for a whole first load (minutes at the Read All pace) before it exits
+    sim = simulator_factory(patients=2000, practices=2, customer_key="KEY", rate_interval=0.1)
+    config = tmp_path / "config.toml"
+    write_config(config, sim.base_url, 1, rate_interval=0.1)
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    queued = CliRunner().invoke(app, ["sync", "--all", "--queue", "--db", store_url], env=env)
+    assert queued.exit_code == 0, queued.output
+    store = create_store_engine(store_url)
+    try:
+        first = subprocess.Popen(
+            [ODBRIDGE, "worker", "--db", store_url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            wait_for(lambda: committed(store), "a committed page")
+            first.send_signal(signal.SIGTERM)
+            said = first.communicate(timeout=30)[0]  # 20 pages at 0.1 s: it did not finish
+        finally:
+            first.kill()
+        assert first.returncode == 0, said
+        assert "Traceback" not in said, said
+        assert 0 < committed(store) < 2000
+        with store.connect() as connection:
+            job = connection.execute(
+                text("SELECT status, attempts FROM procrastinate_jobs WHERE queue_name = 'sync'")
+            ).one()
+            outcomes = list(connection.execute(select(sync_runs.c.outcome)).scalars())
+        assert tuple(job) == ("todo", 1)  # queued again (a retry), not lost, not failed
+        assert outcomes == ["interrupted"]
+        wait_for(lambda: retry_due(store), "the retry's 4 s (the first of its backoff)", 30)
+        second = subprocess.run(
+            [ODBRIDGE, "worker", "--db", store_url, "--until-empty"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 0, second.stdout + second.stderr
+        with store.connect() as connection:
+            stored = connection.execute(select(patients.c.pat_num)).scalars()
+            assert sorted(stored) == sorted(p["PatNum"] for p in sim.all_patients(1))
+    finally:
+        store.dispose()
 
 
 @pytest.mark.postgres

@@ -88,7 +88,8 @@ def worker_command(
     stopped.
 
     Start one on each machine with the same --db; each job syncs one practice with that
-    machine's config and keys. SIGINT/SIGTERM: finish the current jobs, then stop.
+    machine's config and keys. SIGINT/SIGTERM: each running sync stops after its current
+    page and its job is queued again (it resumes there); then the worker exits.
     """
     from odbridge.queue.app import JobOptions, Schedule, run_worker
     from odbridge.queue.schedule import cron_for

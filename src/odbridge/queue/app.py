@@ -10,13 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate import JobContext
+from procrastinate.exceptions import AlreadyEnqueued, JobAborted
 from sqlalchemy import Engine
 
 from odbridge.config import load_settings, resolve_profile
 from odbridge.errors import OdbridgeError
 from odbridge.queue.migrations import QueueError, conninfo, ensure_queue_schema
 from odbridge.store.db import create_store_engine
+from odbridge.store.runlog import RunOutcome
 from odbridge.sync.runner import sync_practice_and_visits
 from odbridge.sync.visits import DEFAULT_HISTORY_YEARS, VisitOptions
 
@@ -55,14 +57,45 @@ class SyncJobError(OdbridgeError):
     """A queued sync ended 'failed'; the job is retried with backoff."""
 
 
+class StopOnAbort:
+    """The stop event of a job's sync, set when Procrastinate asks the job to stop: the
+    worker is shutting down (SIGTERM, Ctrl-C), or the job was aborted. A synchronous job
+    can only learn that by asking its context, so a watcher thread asks a few times a
+    second while the job runs; the sync then stops after its current page."""
+
+    POLL = 0.2
+    """Seconds between two looks (a page takes longer at any tier's pace)."""
+
+    def __init__(self, context: JobContext) -> None:
+        self.event = threading.Event()
+        self._context = context
+        self._done = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="odbridge-job-abort", daemon=True)
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.POLL):
+            if self._context.should_abort():
+                self.event.set()
+                return
+
+    def __enter__(self) -> threading.Event:
+        self._watcher.start()
+        return self.event
+
+    def __exit__(self, *_exc: object) -> None:
+        self._done.set()
+        self._watcher.join()
+
+
 class OneLineJobErrors(logging.Filter):
     """Procrastinate logs a failed job with its traceback. A job that failed for a reason
     odbridge already put in words (the practice busy, not in this machine's config, its
-    sync failed) gets that sentence on the same line instead; other errors keep theirs."""
+    sync failed, stopped with the worker) gets that sentence on the same line instead;
+    other errors keep theirs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, OdbridgeError):
+        if isinstance(exc, OdbridgeError | JobAborted):
             reason = " ".join(str(exc).split())
             record.msg = f"{record.getMessage()}: {type(exc).__name__}: {reason}"
             record.args = None
@@ -125,17 +158,26 @@ def make_app(
                 engines.append(create_store_engine(url))
             return engines[0]
 
-    @app.task(name=TASK, queue=QUEUE, retry=RETRY)
+    @app.task(name=TASK, queue=QUEUE, retry=RETRY, pass_context=True)
     def sync_practice_job(
-        practice: str, visits: bool = False, history_years: int = DEFAULT_HISTORY_YEARS
+        context: JobContext,
+        practice: str,
+        visits: bool = False,
+        history_years: int = DEFAULT_HISTORY_YEARS,
     ) -> None:
         profile = resolve_profile(practice)
         profile.require_keys()
-        summaries = sync_practice_and_visits(
-            store(),
-            profile,
-            visits=VisitOptions(history_years=history_years) if visits else None,
-        )
+        with StopOnAbort(context) as stop:
+            summaries = sync_practice_and_visits(
+                store(),
+                profile,
+                visits=VisitOptions(history_years=history_years) if visits else None,
+                stop=stop,
+            )
+        if any(s.outcome == RunOutcome.INTERRUPTED for s in summaries):
+            # the worker is stopping: the sync stopped after its last saved page, and
+            # Procrastinate retries a job aborted by a shutdown (it resumes from there)
+            raise JobAborted(f"practice '{practice}': stopped with the worker; queued again")
         rows = sum(s.progress.rows for s in summaries)
         outcomes = ", ".join(f"{s.progress.resource} {s.outcome}" for s in summaries)
         log.info("practice '%s': %s; %d rows", practice, outcomes, rows)
@@ -251,5 +293,8 @@ def worker_options(concurrency: int, until_empty: bool, stalled_after: float) ->
         "concurrency": concurrency,
         "wait": not until_empty,
         "update_heartbeat_interval": HEARTBEAT,
+        # SIGTERM / Ctrl-C: running jobs are asked to stop at once (StopOnAbort); each sync
+        # ends after its current page and its job is queued again, resuming from there
+        "shutdown_graceful_timeout": 0.0,
         "stalled_worker_timeout": max(stalled_after, STALLED_FLOOR),
     }
