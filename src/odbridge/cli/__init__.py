@@ -32,6 +32,10 @@ class _Commands(TyperGroup):
     its message printed plainly, exit 2 (bad input or configuration) or 1 (the API failed).
     A missing optional library says which extra to install."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _reflow_help(self)
+
     def invoke(self, ctx: Any) -> Any:  # click.Context (vendored by newer Typer)
         try:
             return super().invoke(ctx)
@@ -42,6 +46,22 @@ class _Commands(TyperGroup):
             if hint is None:
                 raise
             raise fail(hint) from None
+
+
+def reflow(text: str) -> str:
+    """A help text's paragraphs each as one line, for the terminal to wrap: a docstring's
+    line breaks (made for the source's width) are not the reader's. A paragraph starting
+    with ``\\b`` (click's "keep as written") is left as it is."""
+    paragraphs = text.split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
+def _reflow_help(command: Any) -> None:
+    """:func:`reflow` the help of a command and of every command under it."""
+    if command.help:
+        command.help = reflow(command.help)
+    for child in getattr(command, "commands", {}).values():
+        _reflow_help(child)
 
 
 app = typer.Typer(
