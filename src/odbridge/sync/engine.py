@@ -133,13 +133,25 @@ class RunSummary:
     mode: RunMode
     outcome: RunOutcome
     progress: Progress
-    requests: int = 0
-    throttled: int = 0
-    retries: int = 0
     error: str | None = None
     cursor: str | None = None
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def requests(self) -> int:
+        """Requests the run made (throttled ones and retries included)."""
+        return self.progress.requests
+
+    @property
+    def throttled(self) -> int:
+        """Answers 429 the run got."""
+        return self.progress.throttled
+
+    @property
+    def retries(self) -> int:
+        """Requests the run made again."""
+        return self.progress.retries
 
 
 class SyncInterrupted(Exception):  # noqa: N818 - an outcome, not a failure
@@ -509,7 +521,6 @@ class ResourceSync:
     def _finish_run(self, summary: RunSummary, started: datetime) -> None:
         p = summary.progress
         self._client_work(p)
-        summary.requests, summary.throttled, summary.retries = p.requests, p.throttled, p.retries
         summary.seconds = (datetime.now() - started).total_seconds()
         self.runlog.finish(summary.run_id, summary.outcome, counts=p.counts(), error=summary.error)
         log.info(
