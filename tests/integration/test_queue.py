@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Connection, Engine, func, select, text
 from typer.testing import CliRunner
 
 from odbridge.cli import app
+from odbridge.simulator.server import SimulatorServer
 from odbridge.store.db import create_store_engine
 from odbridge.store.schema import patients, sync_runs
 from odbridge.sync.lock import PracticeBusy, practice_lock
@@ -119,6 +120,26 @@ def committed(store: Engine) -> int:
         return int(connection.execute(select(func.count()).select_from(patients)).scalar_one())
 
 
+def one_queued_practice(
+    simulator_factory: SimulatorFactory, store_url: str, tmp_path: Path
+) -> tuple[SimulatorServer, dict[str, str]]:
+    """A simulator of 2,000 patients at 0.1 s a request (20 pages, 2 s), its practice p1
+    queued: (the simulator, the environment naming its config). Two practices, so the
+    keys are KEY-1, KEY-2 (one practice serves KEY alone); the config has p1 only."""
+    sim = simulator_factory(patients=2000, practices=2, customer_key="KEY", rate_interval=0.1)
+    config = tmp_path / "config.toml"
+    write_config(config, sim.base_url, 1, rate_interval=0.1)
+    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
+    queued = CliRunner().invoke(app, ["sync", "--all", "--queue", "--db", store_url], env=env)
+    assert queued.exit_code == 0, queued.output
+    return sim, env
+
+
+def stored_keys(connection: Connection) -> list[int]:
+    """Every stored patient's PatNum, sorted."""
+    return sorted(connection.execute(select(patients.c.pat_num)).scalars())
+
+
 def retry_due(store: Engine) -> bool:
     """The sync job waiting for a retry may start now (its scheduled time has come)."""
     with store.connect() as connection:
@@ -145,13 +166,7 @@ def lock_free(store: Engine, practice: str) -> bool:
 def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
     simulator_factory: SimulatorFactory, store_url: str, tmp_path: Path
 ) -> None:
-    # two practices so the keys are KEY-1, KEY-2 (one practice serves KEY alone); p1 queued
-    sim = simulator_factory(patients=2000, practices=2, customer_key="KEY", rate_interval=0.1)
-    config = tmp_path / "config.toml"
-    write_config(config, sim.base_url, 1, rate_interval=0.1)
-    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
-    queued = CliRunner().invoke(app, ["sync", "--all", "--queue", "--db", store_url], env=env)
-    assert queued.exit_code == 0, queued.output
+    sim, env = one_queued_practice(simulator_factory, store_url, tmp_path)
     store = create_store_engine(store_url)
     try:
         first = subprocess.Popen(
@@ -180,8 +195,7 @@ def test_a_job_of_a_killed_worker_is_retried_and_loses_nothing(
         )
         assert second.returncode == 0, second.stdout + second.stderr
         with store.connect() as connection:
-            stored = connection.execute(select(patients.c.pat_num)).scalars()
-            assert sorted(stored) == sorted(p["PatNum"] for p in sim.all_patients(1))
+            assert stored_keys(connection) == sorted(p["PatNum"] for p in sim.all_patients(1))
             outcomes = connection.execute(
                 select(sync_runs.c.outcome).order_by(sync_runs.c.id)
             ).scalars()
@@ -199,12 +213,7 @@ def test_a_stopped_worker_ends_its_job_after_a_page_and_the_job_is_queued_again(
 ) -> None:
     # systemd stops a worker with SIGTERM and kills it after TimeoutStopSec: the worker must
     # not wait for a whole first load (minutes at the Read All pace) before it exits
-    sim = simulator_factory(patients=2000, practices=2, customer_key="KEY", rate_interval=0.1)
-    config = tmp_path / "config.toml"
-    write_config(config, sim.base_url, 1, rate_interval=0.1)
-    env = {**os.environ, "ODBRIDGE_CONFIG": str(config), "COLUMNS": "200"}
-    queued = CliRunner().invoke(app, ["sync", "--all", "--queue", "--db", store_url], env=env)
-    assert queued.exit_code == 0, queued.output
+    sim, env = one_queued_practice(simulator_factory, store_url, tmp_path)
     store = create_store_engine(store_url)
     try:
         first = subprocess.Popen(
@@ -240,8 +249,7 @@ def test_a_stopped_worker_ends_its_job_after_a_page_and_the_job_is_queued_again(
         )
         assert second.returncode == 0, second.stdout + second.stderr
         with store.connect() as connection:
-            stored = connection.execute(select(patients.c.pat_num)).scalars()
-            assert sorted(stored) == sorted(p["PatNum"] for p in sim.all_patients(1))
+            assert stored_keys(connection) == sorted(p["PatNum"] for p in sim.all_patients(1))
     finally:
         store.dispose()
 
