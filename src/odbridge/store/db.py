@@ -254,8 +254,8 @@ _CUSTOM_PLANS = "SET plan_cache_mode = force_custom_plan"
 one generic plan for it, chosen without the values. Planned while a first load's table was
 still empty, the sync's look-up of a page's stored rows (``key = ANY(keys)``) stayed a scan
 of the whole practice: each page cost more than the one before (100,000 patients: 20.6 s,
-about 12 of them in that look-up, against 9.5 s). A plan for each execution, made with its values, costs
-a fraction of a millisecond."""
+about 12 of them in that look-up, against 9.5 s). A plan for each execution, made with its
+values, costs a fraction of a millisecond."""
 
 
 def _session_settings(dbapi_connection: Any, *statements: str) -> None:
